@@ -1,0 +1,28 @@
+/** The shape of one CLI command: each lives in its own file under `cli/`. */
+import type { ParseArgsConfig } from 'node:util';
+import type { Output } from '../common/output.js';
+
+/** Parsed flags: `--name value` as string, booleans as boolean, `multiple` as string[]. */
+export type Flags = Record<string, string | boolean | string[] | undefined>;
+
+/** What a command function receives. `cwd` is the directory `--cwd`/`-C` names, else process.cwd(). */
+export interface CommandContext {
+  flags: Flags;
+  positionals: string[];
+  out: Output;
+  cwd: string;
+}
+
+/** A command: its flags (node:util parseArgs options), help text and function. */
+export interface CommandSpec {
+  name: string;
+  summary: string;
+  /** e.g. "hotgen init [--entry NAME] [--frozen a,b] [--dry-run]" */
+  usage: string;
+  /** Flag descriptions, one line each, shown by --help. */
+  flagHelp: string[];
+  examples: string[];
+  options: NonNullable<ParseArgsConfig['options']>;
+  /** Resolves to the exit code (default 0). Throws HotgenError subclasses on failure. */
+  run(ctx: CommandContext): Promise<number | void>;
+}

@@ -1,0 +1,110 @@
+#!/usr/bin/env node
+/**
+ * The `hotgen` command line: a table of commands, each loaded on demand (so `hotgen dev`
+ * never loads koffi in the supervisor), and the one place where errors become exit
+ * codes. The process exits through `process.exitCode`, never `process.exit`.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { UsageError, formatError } from '../common/errors.js';
+import { Output } from '../common/output.js';
+import type { CommandSpec } from './command.js';
+
+const COMMANDS: Record<string, () => Promise<{ default: CommandSpec }>> = {
+  init: () => import('./init.js'),
+  eject: () => import('./eject.js'),
+  env: () => import('./env.js'),
+  doctor: () => import('./doctor.js'),
+  dev: () => import('./dev.js'),
+  reload: () => import('./reload.js'),
+  demo: () => import('./demo.js'),
+};
+
+const GLOBAL_OPTIONS = {
+  help: { type: 'boolean', short: 'h' },
+  json: { type: 'boolean' },
+  verbose: { type: 'boolean', short: 'v' },
+  cwd: { type: 'string', short: 'C' },
+} as const;
+
+/** hotgen's version, from package.json. */
+export function version(): string {
+  const pkg = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'package.json');
+  return JSON.parse(readFileSync(pkg, 'utf8')).version;
+}
+
+async function mainHelp(): Promise<string> {
+  const specs = await Promise.all(Object.values(COMMANDS).map(async (load) => (await load()).default));
+  const width = Math.max(...specs.map((s) => s.name.length));
+  return [
+    'hotgen: crate-level hot reloading for Cargo workspaces',
+    '',
+    'Usage: hotgen <command> [flags]',
+    '',
+    'Commands:',
+    ...specs.map((s) => `  ${s.name.padEnd(width)}  ${s.summary}`),
+    '',
+    'Global flags: --json (one JSON object per line), --verbose, -C/--cwd DIR, -h/--help, --version',
+    'Exit codes: 0 ok, 1 user error, 2 usage error, 70 internal error',
+    'Run `hotgen <command> --help` for a command\'s flags and examples.',
+  ].join('\n');
+}
+
+function commandHelp(spec: CommandSpec): string {
+  return [
+    `${spec.summary}`,
+    '',
+    `Usage: ${spec.usage}`,
+    ...(spec.flagHelp.length ? ['', 'Flags:', ...spec.flagHelp.map((l) => `  ${l}`)] : []),
+    ...(spec.examples.length ? ['', 'Examples:', ...spec.examples.map((l) => `  ${l}`)] : []),
+  ].join('\n');
+}
+
+/** Runs the CLI with `argv` (without node and script); resolves to the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write((await mainHelp()) + '\n');
+    return name ? 0 : 2;
+  }
+  if (name === '--version' || name === '-V') {
+    process.stdout.write(version() + '\n');
+    return 0;
+  }
+  const load = COMMANDS[name];
+  if (!load) throw new UsageError(`unknown command \`${name}\``);
+  const spec = (await load()).default;
+  let parsed;
+  try {
+    parsed = parseArgs({ args: rest, options: { ...GLOBAL_OPTIONS, ...spec.options }, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError(`${name}: ${(err as Error).message}`);
+  }
+  const flags = parsed.values as Record<string, string | boolean | string[] | undefined>;
+  if (flags.help) {
+    process.stdout.write(commandHelp(spec) + '\n');
+    return 0;
+  }
+  const out = new Output(Boolean(flags.json), Boolean(flags.verbose));
+  const cwd = path.resolve(typeof flags.cwd === 'string' ? flags.cwd : process.cwd());
+  return (await spec.run({ flags, positionals: parsed.positionals, out, cwd })) ?? 0;
+}
+
+const isMain = process.argv[1] && fileURLToPath(import.meta.url) === (await import('node:fs')).realpathSync(process.argv[1]);
+if (isMain) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err) => {
+      const { text, exitCode } = formatError(err);
+      if (process.argv.includes('--json')) {
+        process.stdout.write(JSON.stringify({ event: 'error', exitCode, message: text }) + '\n');
+      }
+      process.stderr.write(text + '\n');
+      process.exitCode = exitCode;
+    },
+  );
+}

@@ -1,0 +1,61 @@
+/**
+ * Messages between the supervisor (`hotgen dev`, plain Node) and the host
+ * (`loader/host.ts`, Node + koffi), sent over the Node IPC channel (stdio fd 3).
+ *
+ * The supervisor decides *what* to load (plan, change set, snapshots in
+ * `.hotgen/gen-N/`); the host only maps, calls and unmaps. Listening sockets arrive
+ * at the host as inherited descriptors listed in the env var `HOTGEN_LISTEN_FDS`
+ * (comma-separated fd numbers, in `hotgen.yaml` `listen:` order).
+ */
+import type { Role } from '../common/types.js';
+
+/** One dylib to map: `path` is an immutable snapshot, never a file cargo writes. */
+export interface ModuleSpec {
+  /** Package name. */
+  name: string;
+  role: Exclude<Role, 'excluded'>;
+  /** Absolute path of the snapshot, e.g. `<root>/.hotgen/gen-3/libapi.so`. */
+  path: string;
+}
+
+/** Supervisor → host. */
+export type ToHost =
+  /** Map `modules` (bottom-up: topological order, frozen ones included) and start generation `generation`. */
+  | { type: 'start'; generation: number; modules: ModuleSpec[]; stopTimeoutMs: number }
+  /**
+   * Stop the running generation, unload `unload` (names, top-down: reverse topological
+   * order), verify each with RTLD_NOLOAD, map `load` (bottom-up), start `generation`.
+   */
+  | { type: 'reload'; generation: number; unload: string[]; load: ModuleSpec[] }
+  /** Stop the running generation and exit 0. */
+  | { type: 'shutdown' };
+
+/** Durations are in ms (floating point, from `performance.now()`). */
+export interface ReloadTimings {
+  stopMs: number;
+  unloadMs: number;
+  loadMs: number;
+  /** From receiving `reload` to the new generation's `hotgen_main` being called. */
+  totalMs: number;
+}
+
+/** Host → supervisor. */
+export type FromHost =
+  /** The host process is up and waits for `start`. */
+  | { type: 'ready'; pid: number }
+  /** Generation `generation` is running (`hotgen_main` was called on the generation thread). */
+  | { type: 'started'; generation: number; loadMs: number }
+  /** A reload finished and generation `generation` runs. */
+  | { type: 'reloaded'; generation: number; unloaded: string[]; loaded: string[]; timings: ReloadTimings }
+  /**
+   * The host cannot go on in-process; the supervisor must restart it (keeping sockets).
+   * `module` names the culprit when there is one (e.g. still mapped after dlclose).
+   */
+  | { type: 'restart-needed'; reason: string; module?: string }
+  /** `hotgen_main` returned on its own (not asked to stop), with its code (101 = panic). */
+  | { type: 'generation-exit'; generation: number; code: number }
+  /** Anything the user should see; `fatal` ones are followed by the host exiting. */
+  | { type: 'error'; message: string; fatal: boolean };
+
+/** Environment variable naming the inherited listening descriptors. */
+export const LISTEN_FDS_ENV = 'HOTGEN_LISTEN_FDS';
