@@ -19,8 +19,12 @@ export interface CrateNode {
   procMacro: boolean;
   /** Package names of workspace members this crate depends on by path (normal and build deps; renames resolved). */
   deps: string[];
+  /** The subset of `deps` reached only as build-dependencies (absent when none); such crates are not part of the entry's closure. */
+  buildDeps?: string[];
   /** Absolute directories holding the crate's sources (for the watcher). */
   srcDirs: string[];
+  /** Absolute path of the library target's root file (`targets[].src_path` of the lib), when known. */
+  libSrcPath?: string;
 }
 
 /** The workspace as a DAG of members. */

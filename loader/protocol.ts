@@ -51,11 +51,24 @@ export type FromHost =
    * The host cannot go on in-process; the supervisor must restart it (keeping sockets).
    * `module` names the culprit when there is one (e.g. still mapped after dlclose).
    */
-  | { type: 'restart-needed'; reason: string; module?: string }
+  | { type: 'restart-needed'; reason: string; module?: string; cause?: HostFaultCause }
   /** `hotgen_main` returned on its own (not asked to stop), with its code (101 = panic). */
   | { type: 'generation-exit'; generation: number; code: number }
   /** Anything the user should see; `fatal` ones are followed by the host exiting. */
-  | { type: 'error'; message: string; fatal: boolean };
+  | { type: 'error'; message: string; fatal: boolean; module?: string; cause?: HostFaultCause };
+
+/**
+ * Why the host reports `restart-needed` or a fatal `error` (optional field, added by the host):
+ * - `stop-timeout`: the generation did not stop within `stopTimeoutMs` (the host cannot end it: kill it).
+ * - `still-mapped`: a module survived dlclose (`reason` names the likely cause, e.g. nodelete).
+ * - `frozen`: the reload asked to unload a frozen module.
+ * - `load-failed`: dlopen of a snapshot failed (missing file, undefined symbol...).
+ * - `entry-abi`: the entry lacks `hotgen_main`/`hotgen_abi_version` or speaks another ABI
+ *   version; restarting with the same build fails the same way.
+ * - `protocol`: a message the host cannot act on (unknown module name, start twice...).
+ * - `internal`: anything else.
+ */
+export type HostFaultCause = 'stop-timeout' | 'still-mapped' | 'frozen' | 'load-failed' | 'entry-abi' | 'protocol' | 'internal';
 
 /** Environment variable naming the inherited listening descriptors. */
 export const LISTEN_FDS_ENV = 'HOTGEN_LISTEN_FDS';

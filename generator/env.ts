@@ -1,0 +1,107 @@
+/**
+ * `hotgen env`: the flake shell's environment for rustup users, computed from the plan
+ * (hotgen.yaml) and the installed toolchain, printed as `export` lines for
+ * `eval "$(hotgen env)"`.
+ */
+import path from 'node:path';
+import { UserError } from '../common/errors.js';
+import { atomicWrite, exists, readIfExists } from '../common/fsx.js';
+import { PLAN_FILE } from './plan.js';
+import type { HotPlan } from '../common/types.js';
+import { shellWord } from './render-impl.js';
+import {
+  findOnPath,
+  hostTriple,
+  linkerBinary,
+  linkerEnvVar,
+  linkerScript,
+  parsePin,
+  profileDir,
+  resolveRustupToolchain,
+  targetLibdir,
+  type ResolvedToolchain,
+} from './toolchain.js';
+
+/** Where `hotgen env` writes the clang-driven linker wrapper, relative to the root. */
+export const LINKER_WRAPPER = '.hotgen/bin/hotgen-linker';
+
+/** The environment the hot setup needs. */
+export interface HotEnv {
+  /** Variables to set as-is (RUSTUP_TOOLCHAIN, the linker variable, RUSTC_BOOTSTRAP). */
+  vars: Record<string, string>;
+  /** Directories to put in front of LD_LIBRARY_PATH, in order: libstd, the profile's output dir. */
+  ldLibraryPath: string[];
+  /** The toolchain rustup will run. */
+  toolchain: ResolvedToolchain;
+  /** Why something could not be set (e.g. clang missing), one line each. */
+  warnings: string[];
+}
+
+/** Options for {@link computeEnv}. */
+export interface EnvOptions {
+  /** PATH to search for clang and the linker (default process.env.PATH). */
+  pathVar?: string;
+  /** The cargo target dir (default `$CARGO_TARGET_DIR` resolved against root, else `<root>/target`). */
+  targetDir?: string;
+}
+
+/**
+ * Computes the environment for `plan` in the workspace at `root`, and writes the linker
+ * wrapper `.hotgen/bin/hotgen-linker` (`clang --ld-path=<ld.mold|ld.lld> "$@"`) when the
+ * plan's linker is mold or lld and clang and that linker are on PATH.
+ * @throws UserError when the pinned toolchain is not installed (with the install command).
+ */
+export async function computeEnv(root: string, plan: HotPlan, opts: EnvOptions = {}): Promise<HotEnv> {
+  const pathVar = opts.pathVar ?? process.env.PATH ?? '';
+  const pin = parsePin(plan.toolchain);
+  const toolchain = await resolveRustupToolchain(plan.toolchain);
+  if (toolchain.match === 'missing') {
+    throw new UserError(`the pinned toolchain ${pin.spec} is not installed`, {
+      file: 'hotgen.yaml',
+      hint: `Install it: rustup toolchain install ${pin.spec} --component rust-src rust-analyzer`,
+    });
+  }
+  const libstd = await targetLibdir(toolchain.name);
+  const targetDir = opts.targetDir ?? (process.env.CARGO_TARGET_DIR ? path.resolve(root, process.env.CARGO_TARGET_DIR) : path.join(root, 'target'));
+  const vars: Record<string, string> = { RUSTUP_TOOLCHAIN: toolchain.name };
+  const warnings: string[] = [];
+  if (plan.channel === 'stable' || pin.channel === 'stable') vars.RUSTC_BOOTSTRAP = '1';
+
+  const ldName = linkerBinary(plan.linker);
+  if (ldName) {
+    const [clang, ld] = await Promise.all([findOnPath('clang', pathVar), findOnPath(ldName, pathVar)]);
+    if (!ld) warnings.push(`${ldName} is not on PATH: install ${plan.linker} (the ${plan.profile} profile links with it)`);
+    else if (!clang) warnings.push(`clang is not on PATH: linking with cc and the profile's -fuse-ld=${plan.linker} instead`);
+    else {
+      const wrapper = path.join(root, LINKER_WRAPPER);
+      const script = linkerScript(clang, ld);
+      if ((await readIfExists(wrapper))?.toString() !== script) await atomicWrite(wrapper, script, 0o755);
+      vars[linkerEnvVar(hostTriple())] = wrapper;
+    }
+  }
+  return { vars, ldLibraryPath: [libstd, path.join(targetDir, profileDir(plan.profile))], toolchain, warnings };
+}
+
+/**
+ * `export` lines for a POSIX shell, every value shell-quoted; LD_LIBRARY_PATH is
+ * prepended to the current value (kept, if any) like the flake's shellHook does.
+ */
+export function formatShell(env: HotEnv): string {
+  const lines = Object.entries(env.vars).map(([k, v]) => `export ${k}=${shellWord(v)}`);
+  const prefix = env.ldLibraryPath.map(shellWord).join(':');
+  lines.push(`export LD_LIBRARY_PATH=${prefix}"\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}"`);
+  return lines.join('\n') + '\n';
+}
+
+/** The resulting variables as plain values (LD_LIBRARY_PATH joined with `current`, when non-empty). */
+export function envValues(env: HotEnv, current: string | undefined = process.env.LD_LIBRARY_PATH): Record<string, string> {
+  return { ...env.vars, LD_LIBRARY_PATH: [...env.ldLibraryPath, ...(current ? [current] : [])].join(':') };
+}
+
+/** The workspace root: the nearest directory at or above `cwd` holding hotgen.yaml, else `cwd`. */
+export async function findPlanRoot(cwd: string): Promise<string> {
+  for (let dir = path.resolve(cwd); ; dir = path.dirname(dir)) {
+    if (await exists(path.join(dir, PLAN_FILE))) return dir;
+    if (path.dirname(dir) === dir) return path.resolve(cwd);
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * Whether `hotgen init` may write a rendered file over what is already there
+ * (issue 2: never overwrite a user's flake.nix or a rust-toolchain.toml pinning another
+ * toolchain without --force; keep a user's .envrc; keep generated files the user edited).
+ */
+import { UserError } from '../common/errors.js';
+import { parseToml } from '../common/deps.js';
+import { sha256 } from '../common/fsx.js';
+import type { HotPlan } from '../common/types.js';
+import type { RenderedFile } from './render.js';
+import type { StateEntry } from './state.js';
+
+/** The decision for one file: write it or not, and what to tell the user. */
+export interface PolicyDecision {
+  write: boolean;
+  warning?: string;
+}
+
+/** The toolchain a rust-toolchain(.toml) file pins, or undefined when it cannot be read. */
+export function pinnedToolchain(text: string): string | undefined {
+  try {
+    const t = parseToml(text) as { toolchain?: { channel?: unknown } };
+    if (typeof t.toolchain?.channel === 'string') return t.toolchain.channel;
+  } catch {
+    // The legacy format is one line holding the toolchain name.
+  }
+  const line = text.trim();
+  return /^[\w.-]+$/.test(line) ? line : undefined;
+}
+
+/**
+ * Decides for `file` given the bytes now on disk (`current`, undefined = absent) and
+ * init's record of it (`entry`, undefined = never written by hotgen).
+ * @throws UserError when a user's entry shim or nix module is in the way (without --force).
+ */
+export function applyRenderPolicy(
+  file: RenderedFile,
+  current: Buffer | undefined,
+  entry: StateEntry | undefined,
+  force: boolean,
+  plan: HotPlan,
+): PolicyDecision {
+  if (!current) return { write: true };
+  if (current.toString('utf8') === file.content) return { write: false };
+  if (entry) {
+    if (force || sha256(current) === entry.writtenSha) return { write: true };
+    return { write: false, warning: `kept ${file.path}: you edited it since hotgen wrote it (pass --force to regenerate it)` };
+  }
+  if (force) return { write: true, warning: `replaced ${file.path} (--force); \`hotgen eject\` restores your version` };
+  switch (file.kind) {
+    case 'flake':
+      return { write: false, warning: `kept your ${file.path}` };
+    case 'toolchain': {
+      const pin = pinnedToolchain(current.toString('utf8'));
+      if (pin === plan.toolchain) return { write: false };
+      return {
+        write: false,
+        warning: `${file.path} pins ${pin ?? 'another toolchain'}, not ${plan.toolchain}; kept it (pass --force to replace it; \`hotgen eject\` restores it)`,
+      };
+    }
+    case 'envrc':
+      return /^\s*use flake\b/m.test(current.toString('utf8'))
+        ? { write: false }
+        : { write: false, warning: `kept your ${file.path}; add the line \`use flake\` to it for direnv` };
+    default:
+      throw new UserError(`exists and was not written by hotgen; move it away or pass --force`, { file: file.path });
+  }
+}

@@ -1,0 +1,258 @@
+/**
+ * `hotgen init`: read the workspace, plan, compute every manifest edit and generated
+ * file, validate all of it, and only then write (so a failure writes nothing).
+ * Re-running on an initialised workspace writes nothing; `dryRun` returns a unified
+ * diff instead of writing.
+ */
+import { promises as fs, constants as fsc } from 'node:fs';
+import path from 'node:path';
+import { UserError } from '../common/errors.js';
+import { atomicWrite, exists, readIfExists, sha256 } from '../common/fsx.js';
+import type { HotPlan, Linker, WorkspaceGraph } from '../common/types.js';
+import { unifiedDiff } from './diff.js';
+import { editLibManifest, editRootManifest } from './manifest.js';
+import { buildPlan, resolveSettings, type PlanSettings } from './plan.js';
+import { PLAN_FILE, readSettings, renderPlanYaml } from './plan-file.js';
+import { renderFiles, type RenderedKind, type RenderOptions, type RenderResult } from './render.js';
+import { applyRenderPolicy } from './init-policy.js';
+import { emptyState, originalFile, readOriginal, readState, serializeState, STATE_DIR, STATE_FILE, type InitState } from './state.js';
+import { loadWorkspace } from './workspace.js';
+
+/** What the user asked for on the command line (undefined = not given). */
+export interface InitOptions {
+  entry?: string;
+  frozen?: string[];
+  exclude?: string[];
+  listen?: string[];
+  linker?: Linker;
+  profile?: string;
+  channel?: 'nightly' | 'stable';
+  /** Overwrite user files (flake.nix, rust-toolchain.toml, .envrc, edited generated files). */
+  force?: boolean;
+  /** Compute and return a diff; write nothing. */
+  dryRun?: boolean;
+}
+
+/** One file init changes. `before` undefined = created; `after` undefined = removed. */
+export interface FileChange {
+  /** Relative to the root, `/`-separated. */
+  rel: string;
+  before?: Buffer;
+  after?: string;
+  /** `stale`: a file an earlier init created that is no longer generated (e.g. the old entry's shim). */
+  kind: 'manifest' | 'plan' | 'stale' | RenderedKind;
+}
+
+/** The outcome of {@link initWorkspace}. */
+export interface InitResult {
+  root: string;
+  plan: HotPlan;
+  /** Files whose bytes change (empty on a re-run). */
+  changes: FileChange[];
+  /** Notes to print (from the plan and from renderFiles). */
+  notes: string[];
+  /** Warnings: files kept, user edits merged. */
+  warnings: string[];
+  /** Dry run only: the unified diff of `changes`. */
+  diff?: string;
+}
+
+/** The renderer init uses; injectable so plan and manifest logic can be tested alone. */
+export type Renderer = (plan: HotPlan, graph: WorkspaceGraph, opts: RenderOptions) => RenderResult;
+
+const toRel = (root: string, abs: string) => path.relative(root, abs).split(path.sep).join('/');
+
+/**
+ * Runs `hotgen init` in the workspace at or above `dir`.
+ * @throws UserError for bad input (see workspace.ts, plan.ts, manifest.ts), for an
+ *   existing non-hotgen file in the way, or an unwritable file; nothing is written then.
+ *   InternalError when an edit fails verification (nothing written either).
+ */
+export async function initWorkspace(dir: string, opts: InitOptions, render: Renderer = renderFiles): Promise<InitResult> {
+  const graph = await loadWorkspace(dir);
+  const root = graph.root;
+  const state = (await readState(root)) ?? emptyState();
+  const stateEntry = (rel: string) => state.files.find((f) => f.path === rel);
+  const planPath = path.join(root, PLAN_FILE);
+  const planText = (await readIfExists(planPath))?.toString('utf8');
+  const flags: Partial<PlanSettings> = {
+    entry: opts.entry,
+    frozen: opts.frozen,
+    exclude: opts.exclude,
+    listen: opts.listen,
+    linker: opts.linker,
+    profile: opts.profile,
+    channel: opts.channel,
+  };
+  const settings = await resolveSettings(planText !== undefined ? readSettings(planText, planPath) : {}, flags);
+  const { plan, notes } = buildPlan(graph, settings);
+  if (plan.channel === 'stable') {
+    notes.push(`Stable channel (${plan.toolchain}): profile rustflags are a nightly Cargo feature, so build with RUSTC_BOOTSTRAP=1 (the dev shell and \`hotgen env\` set it).`);
+  }
+  const warnings: string[] = [];
+
+  // Manifests: start from the saved original while the file is exactly what init wrote,
+  // so changed settings (another linker, a crate no longer frozen) leave no stale flags.
+  const current = new Map<string, Buffer | undefined>();
+  const read = async (rel: string) => {
+    if (!current.has(rel)) current.set(rel, await readIfExists(path.join(root, rel)));
+    return current.get(rel);
+  };
+  const manifestText = new Map<string, string>();
+  const base = async (rel: string): Promise<string> => {
+    if (manifestText.has(rel)) return manifestText.get(rel)!;
+    const cur = await read(rel);
+    if (!cur) throw new UserError('manifest disappeared while reading the workspace', { file: rel });
+    const e = stateEntry(rel);
+    if (e?.action === 'edited' && sha256(cur) === e.writtenSha) return (await readOriginal(root, e, sha256)).toString('utf8');
+    if (e?.action === 'edited') warnings.push(`${rel} changed since the last init; hotgen's edits are merged into the current text`);
+    return cur.toString('utf8');
+  };
+  const rootRel = toRel(root, graph.rootManifest);
+  manifestText.set(rootRel, editRootManifest(await base(rootRel), rootRel, {
+    profile: plan.profile,
+    linker: plan.linker,
+    roles: plan.crates.map((c) => ({ name: c.name, role: c.role })),
+  }));
+  for (const c of plan.crates) {
+    if (c.role === 'excluded') continue;
+    const rel = toRel(root, graph.crates.get(c.name)!.manifestPath);
+    manifestText.set(rel, editLibManifest(await base(rel), rel));
+  }
+  // A manifest an earlier init edited that needs no edit now (its crate left the hot set) goes back to its original.
+  for (const e of state.files) {
+    if (e.action === 'edited' && /(^|\/)Cargo\.toml$/.test(e.path) && !manifestText.has(e.path) && (await read(e.path))) {
+      manifestText.set(e.path, await base(e.path));
+    }
+  }
+
+  const flakeRel = 'flake.nix';
+  let flakeExists = (await exists(path.join(root, flakeRel))) && !stateEntry(flakeRel) && !opts.force;
+  if (flakeExists) {
+    // A flake.nix identical to hotgen's (e.g. committed by a teammate) is hotgen's, not the user's.
+    const ours = render(plan, graph, { flakeExists: false }).files.find((f) => f.kind === 'flake');
+    if (ours && (await read(flakeRel))!.equals(Buffer.from(ours.content, 'utf8'))) flakeExists = false;
+  }
+  const rendered = render(plan, graph, { flakeExists });
+  notes.push(...rendered.notes);
+
+  const wanted: FileChange[] = [];
+  for (const [rel, text] of manifestText) wanted.push({ rel, after: text, kind: 'manifest' });
+  for (const f of rendered.files) {
+    const cur = await read(f.path);
+    const decision = applyRenderPolicy(f, cur, stateEntry(f.path), !!opts.force, plan);
+    if (decision.warning) warnings.push(decision.warning);
+    if (decision.write) wanted.push({ rel: f.path, after: f.content, kind: f.kind });
+  }
+  wanted.push({ rel: PLAN_FILE, after: renderPlanYaml(planText, plan, settings), kind: 'plan' });
+  const renderedPaths = new Set(rendered.files.map((f) => f.path));
+  for (const e of state.files) {
+    if (e.action !== 'created' || renderedPaths.has(e.path) || wanted.some((w) => w.rel === e.path)) continue;
+    const cur = await read(e.path);
+    if (cur && sha256(cur) === e.writtenSha) wanted.push({ rel: e.path, kind: 'stale' });
+    else if (cur) warnings.push(`kept ${e.path}: hotgen no longer generates it, but you edited it`);
+  }
+
+  const changes: FileChange[] = [];
+  for (const w of wanted) {
+    const before = await read(w.rel);
+    if (w.after === undefined ? !before : before?.equals(Buffer.from(w.after, 'utf8'))) continue;
+    changes.push({ ...w, before });
+  }
+  const gitignore = await read('.gitignore');
+  if (gitignore && !/^\/?\.hotgen\/?\s*$/m.test(gitignore.toString('utf8'))) notes.push('Add `.hotgen/` to .gitignore: it holds hotgen\'s state and build snapshots.');
+  const result: InitResult = { root, plan, changes, notes, warnings };
+  if (opts.dryRun) {
+    result.diff = changes.map((c) => unifiedDiff(c.rel, c.before?.toString('utf8'), c.after)).join('');
+    return result;
+  }
+  if (changes.length === 0) return result;
+
+  const newState = await nextState(root, state, changes);
+  await preflight(root, changes);
+  await writeAll(root, state, newState, changes);
+  return result;
+}
+
+async function nextState(root: string, state: InitState, changes: FileChange[]): Promise<InitState> {
+  const next: InitState = structuredClone(state);
+  for (const c of changes) {
+    if (c.after === undefined) {
+      next.files = next.files.filter((f) => f.path !== c.rel);
+      continue;
+    }
+    const writtenSha = sha256(Buffer.from(c.after, 'utf8'));
+    const e = next.files.find((f) => f.path === c.rel);
+    if (e) e.writtenSha = writtenSha;
+    else if (c.before) next.files.push({ path: c.rel, action: 'edited', writtenSha, originalSha: sha256(c.before) });
+    else {
+      next.files.push({ path: c.rel, action: 'created', writtenSha });
+      const missing: string[] = [];
+      for (let d = path.posix.dirname(c.rel); d !== '.' && !(await exists(path.join(root, d))); d = path.posix.dirname(d)) missing.push(d);
+      for (const d of missing) if (!next.dirs.includes(d)) next.dirs.push(d);
+    }
+  }
+  next.dirs.sort((a, b) => b.split('/').length - a.split('/').length || (a < b ? -1 : 1));
+  return next;
+}
+
+/**
+ * Checks that every file to write (and the nearest existing directory of each) is
+ * writable before anything is written. access(2) also fails with EPERM for immutable
+ * files (chattr +i) even for root, which a mode check alone would miss.
+ */
+async function preflight(root: string, changes: FileChange[]): Promise<void> {
+  const targets = [...changes.map((c) => c.rel), STATE_FILE];
+  for (const rel of targets) {
+    const abs = path.join(root, rel);
+    let dir = path.dirname(abs);
+    while (!(await exists(dir))) dir = path.dirname(dir);
+    for (const p of (await exists(abs)) ? [abs, dir] : [dir]) {
+      try {
+        await fs.access(p, fsc.W_OK);
+      } catch (err) {
+        throw new UserError(`${p === abs ? '' : 'the directory of this file '}is not writable (nothing was changed)`, {
+          file: rel,
+          cause: err,
+          hint: 'Check its permissions (ls -l, lsattr) and run hotgen init again.',
+        });
+      }
+    }
+  }
+}
+
+/** Writes originals, then the files, then the state; on a failure undoes what it wrote. */
+async function writeAll(root: string, oldState: InitState, state: InitState, changes: FileChange[]): Promise<void> {
+  const done: FileChange[] = [];
+  const savedOriginals: string[] = [];
+  try {
+    for (const c of changes) {
+      if (!c.before || oldState.files.some((f) => f.path === c.rel)) continue;
+      const orig = originalFile(root, c.rel);
+      await fs.mkdir(path.dirname(orig), { recursive: true });
+      await atomicWrite(orig, c.before);
+      savedOriginals.push(orig);
+    }
+    for (const c of changes) {
+      if (c.after === undefined) await fs.rm(path.join(root, c.rel), { force: true });
+      else await atomicWrite(path.join(root, c.rel), c.after);
+      done.push(c);
+    }
+    const text = serializeState(state);
+    const old = await readIfExists(path.join(root, STATE_FILE));
+    if (!old || old.toString('utf8') !== text) await atomicWrite(path.join(root, STATE_FILE), text);
+  } catch (err) {
+    for (const c of done.reverse()) {
+      const abs = path.join(root, c.rel);
+      await (c.before ? atomicWrite(abs, c.before) : fs.rm(abs, { force: true })).catch(() => undefined);
+    }
+    for (const o of savedOriginals) {
+      await fs.rm(o, { force: true }).catch(() => undefined);
+      for (let d = path.dirname(o); d.startsWith(path.join(root, STATE_DIR)); d = path.dirname(d)) {
+        if (!(await fs.rmdir(d).then(() => true, () => false))) break;
+      }
+    }
+    for (const d of state.dirs) if (!oldState.dirs.includes(d)) await fs.rmdir(path.join(root, d)).catch(() => undefined);
+    throw err;
+  }
+}

@@ -1,0 +1,176 @@
+/**
+ * `hotgen.yaml`: the user-editable settings plus the computed `crates:` list the loader
+ * reads. Written through the yaml Document API so the user's comments survive a
+ * re-run of `hotgen init`.
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { UserError } from '../common/errors.js';
+import { YAML } from '../common/deps.js';
+import type { HotPlan, Linker, PlannedCrate, Role } from '../common/types.js';
+import type { PlanSettings } from './plan.js';
+
+/** The plan file's name, at the workspace root. */
+export const PLAN_FILE = 'hotgen.yaml';
+
+const HEADER = `# hotgen.yaml: the hot-reload plan of this workspace, written by \`hotgen init\`.
+# Edit the settings below, then run \`hotgen init\` again to apply them.
+version: 1
+# The library crate the host runs (its hotgen_run is called through the hotgen_entry.rs shim).
+entry: ""
+# Crates that are never unloaded (runtimes, registries); linked with -z nodelete.
+frozen: []
+# Crates kept out of the hot set (they stay rlibs).
+exclude: []
+# Addresses the supervisor listens on and hands to every generation, e.g. 127.0.0.1:8080.
+listen: []
+# Linker of the hot profile: mold, lld, gold or default.
+linker: mold
+# nightly (pinned by date) or stable (built with RUSTC_BOOTSTRAP=1).
+channel: nightly
+toolchain: ""
+# The Cargo profile that builds the dylibs.
+profile: hot
+# How long a generation may take to stop before the host is restarted (ms).
+stop_timeout_ms: 5000
+# Computed by \`hotgen init\` from the workspace and read by \`hotgen dev\`; do not edit.
+crates: []
+`;
+
+type Obj = Record<string, unknown>;
+
+function parseYaml(text: string, file: string): Obj {
+  const doc = YAML.parseDocument(text);
+  const err = doc.errors[0];
+  if (err) {
+    throw new UserError(`invalid YAML: ${err.message.split('\n')[0]}`, { file, line: err.linePos?.[0]?.line });
+  }
+  const v = doc.toJS() as unknown;
+  if (v === null || v === undefined) return {};
+  if (typeof v !== 'object' || Array.isArray(v)) throw new UserError('expected a mapping at the top level', { file });
+  return v as Obj;
+}
+
+const strList = (v: unknown, key: string, file: string): string[] | undefined => {
+  if (v === undefined || v === null) return undefined;
+  if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v as string[];
+  throw new UserError(`\`${key}\` must be a list of strings`, { file });
+};
+const str = (v: unknown, key: string, file: string): string | undefined => {
+  if (v === undefined || v === null || v === '') return undefined;
+  if (typeof v === 'string') return v;
+  throw new UserError(`\`${key}\` must be a string`, { file });
+};
+
+/**
+ * The user-editable settings found in hotgen.yaml text (absent keys left out).
+ * @throws UserError on invalid YAML or a key of the wrong type.
+ */
+export function readSettings(text: string, file: string): Partial<PlanSettings> {
+  const o = parseYaml(text, file);
+  const out: Partial<PlanSettings> = {};
+  const set = <K extends keyof PlanSettings>(k: K, v: PlanSettings[K] | undefined) => {
+    if (v !== undefined) out[k] = v;
+  };
+  set('entry', str(o.entry, 'entry', file));
+  set('frozen', strList(o.frozen, 'frozen', file));
+  set('exclude', strList(o.exclude, 'exclude', file));
+  set('listen', strList(o.listen, 'listen', file));
+  set('linker', str(o.linker, 'linker', file) as Linker | undefined);
+  set('channel', str(o.channel, 'channel', file) as PlanSettings['channel'] | undefined);
+  set('toolchain', str(o.toolchain, 'toolchain', file));
+  set('profile', str(o.profile, 'profile', file));
+  if (o.stop_timeout_ms !== undefined) {
+    if (typeof o.stop_timeout_ms !== 'number' || !(o.stop_timeout_ms > 0)) throw new UserError('`stop_timeout_ms` must be a positive number', { file });
+    out.stopTimeoutMs = o.stop_timeout_ms;
+  }
+  return out;
+}
+
+function planObject(plan: HotPlan, s: PlanSettings): Obj {
+  return {
+    version: 1,
+    entry: plan.entry,
+    frozen: s.frozen,
+    exclude: s.exclude,
+    listen: plan.listen,
+    linker: plan.linker,
+    channel: plan.channel,
+    toolchain: plan.toolchain,
+    profile: plan.profile,
+    stop_timeout_ms: plan.stopTimeoutMs,
+    crates: plan.crates.map((c) => ({ name: c.name, role: c.role, ...(c.lib ? { lib: c.lib } : {}), deps: c.deps, src: c.src })),
+  };
+}
+
+/**
+ * The hotgen.yaml text for `plan`: `existing` with changed keys replaced (comments
+ * kept; returned unchanged when its content already matches), or a new commented file.
+ */
+export function renderPlanYaml(existing: string | undefined, plan: HotPlan, s: PlanSettings): string {
+  const want = planObject(plan, s);
+  if (existing !== undefined) {
+    const have = (YAML.parse(existing) ?? {}) as Obj;
+    if (Object.entries(want).every(([k, v]) => JSON.stringify(have[k]) === JSON.stringify(v))) return existing;
+  }
+  const doc = YAML.parseDocument(existing ?? HEADER);
+  for (const [k, v] of Object.entries(want)) {
+    const cur = doc.get(k, true) as { toJSON?: () => unknown } | unknown;
+    const curJs = cur && typeof cur === 'object' && 'toJSON' in (cur as object) ? (cur as { toJSON: () => unknown }).toJSON() : cur;
+    if (JSON.stringify(curJs) === JSON.stringify(v)) continue;
+    const node = doc.createNode(v, { flow: Array.isArray(v) && k !== 'crates' });
+    if (k === 'crates') {
+      for (const item of (node as YAML.YAMLSeq).items as YAML.YAMLMap[]) {
+        for (const key of ['deps', 'src']) (item.get(key, true) as unknown as YAML.YAMLSeq).flow = true;
+      }
+    }
+    doc.set(k, node);
+  }
+  return doc.toString({ lineWidth: 0 });
+}
+
+const ROLES: readonly Role[] = ['entry', 'reloadable', 'frozen', 'excluded'];
+
+/**
+ * Reads the plan the loader runs from `<root>/hotgen.yaml`.
+ * @throws UserError when the file is missing (run `hotgen init`), is not valid YAML, or
+ *   lacks a field the loader needs.
+ */
+export async function readPlan(root: string): Promise<HotPlan> {
+  const file = path.join(root, PLAN_FILE);
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new UserError(`no ${PLAN_FILE} in ${root}`, { hint: 'Run `hotgen init` first.' });
+    throw err;
+  }
+  const o = parseYaml(text, file);
+  const s = readSettings(text, file);
+  const bad = (what: string) => new UserError(`${what} (run \`hotgen init\` to regenerate it)`, { file });
+  if (o.version !== 1) throw bad('unsupported or missing `version` (expected 1)');
+  if (!s.entry || !s.toolchain || !s.profile || !s.linker || !s.channel) throw bad('missing one of entry, toolchain, profile, linker, channel');
+  if (!Array.isArray(o.crates)) throw bad('missing `crates:` list');
+  const crates: PlannedCrate[] = (o.crates as Obj[]).map((c, i) => {
+    if (!c || typeof c.name !== 'string' || !ROLES.includes(c.role as Role)) throw bad(`crates[${i}]: needs a name and a role (${ROLES.join(', ')})`);
+    return {
+      name: c.name,
+      role: c.role as Role,
+      ...(typeof c.lib === 'string' ? { lib: c.lib } : {}),
+      deps: strList(c.deps, `crates[${i}].deps`, file) ?? [],
+      src: strList(c.src, `crates[${i}].src`, file) ?? [],
+    };
+  });
+  if (!crates.some((c) => c.role === 'entry' && c.name === s.entry)) throw bad(`entry \`${s.entry}\` is not in \`crates:\` with role entry`);
+  return {
+    version: 1,
+    profile: s.profile,
+    channel: s.channel,
+    toolchain: s.toolchain,
+    linker: s.linker,
+    entry: s.entry,
+    listen: s.listen ?? [],
+    stopTimeoutMs: s.stopTimeoutMs ?? 5000,
+    crates,
+  };
+}

@@ -1,0 +1,179 @@
+/**
+ * Renders hotgen's generated files from the handlebars templates in `templates/`:
+ * flake.nix (or nix/hotgen.nix when the user owns a flake), rust-toolchain.toml, .envrc
+ * and the entry shim. Templates are read once per process from the package's
+ * `templates/` directory.
+ */
+import { readFileSync, existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Handlebars } from '../common/deps.js';
+import { InternalError, UserError } from '../common/errors.js';
+import { shellQuote } from '../common/exec.js';
+import type { HotPlan, WorkspaceGraph } from '../common/types.js';
+import type { RenderOptions, RenderResult, RenderedFile } from './render.js';
+import { linkerBinary, parsePin, profileDir, rustOverlayAttr } from './toolchain.js';
+
+/**
+ * A Nix double-quoted string literal for `s`: `\`, `"` and `${` escaped, control
+ * characters as `\n`, `\r`, `\t` (Nix manual, "String literals").
+ */
+export function nixString(s: string): string {
+  return '"' + s.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\$\{/g, '\\${').replace(/\n/g, '\\n').replace(/\r/g, '\\r').replace(/\t/g, '\\t') + '"';
+}
+
+/** `s` made safe inside a Nix indented string `'' ... ''`: `''` → `'''`, `${` → `''${`. */
+export function nixIndented(s: string): string {
+  return s.replace(/''/g, "'''").replace(/\$\{/g, "''${");
+}
+
+/** One POSIX shell word: unchanged when only safe characters, else single-quoted. */
+export const shellWord: (s: string) => string = shellQuote;
+
+/** A TOML basic string literal for `s` (TOML 1.0: `\` and `"` escaped, control characters as \uXXXX). */
+export function tomlString(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return '"' + s.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/[\u0000-\u001f\u007f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`) + '"';
+}
+
+/**
+ * The package's `templates/` directory: the nearest ancestor of this file holding a
+ * `package.json` and a `templates/` dir (works from `dist/generator/` and from sources).
+ * @throws InternalError when none is found (a broken install).
+ */
+export function templatesDir(from: string = path.dirname(fileURLToPath(import.meta.url))): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, 'package.json')) && existsSync(path.join(dir, 'templates'))) return path.join(dir, 'templates');
+    if (path.dirname(dir) === dir) throw new InternalError(`no templates/ directory above ${from}`);
+  }
+}
+
+type Compiled = (ctx: object) => string;
+let engine: { hb: typeof Handlebars; cache: Map<string, Compiled> } | undefined;
+
+function template(name: string): Compiled {
+  if (!engine) {
+    const hb = Handlebars.create();
+    hb.registerHelper('nixstr', (s: unknown) => new hb.SafeString(nixString(String(s))));
+    hb.registerHelper('indstr', (s: unknown) => new hb.SafeString(nixIndented(String(s))));
+    hb.registerHelper('shq', (s: unknown) => new hb.SafeString(shellWord(String(s))));
+    hb.registerHelper('tomlstr', (s: unknown) => new hb.SafeString(tomlString(String(s))));
+    const partials = path.join(templatesDir(), 'partials');
+    for (const f of readdirSync(partials)) {
+      const id = f.replace(/\.[^.]*\.hbs$|\.hbs$/, '').replace(/-(\w)/g, (_, c: string) => c.toUpperCase());
+      hb.registerPartial(id, readFileSync(path.join(partials, f), 'utf8'));
+    }
+    engine = { hb, cache: new Map() };
+  }
+  let t = engine.cache.get(name);
+  if (!t) {
+    const src = readFileSync(path.join(templatesDir(), name), 'utf8');
+    t = engine.hb.compile(src, { noEscape: true, strict: true });
+    engine.cache.set(name, t);
+  }
+  return t;
+}
+
+/** Renders `templates/<name>` with `vars` (strict: a missing variable is an InternalError). */
+export function renderTemplate(name: string, vars: object): string {
+  try {
+    // Handlebars indents the blank lines of an indented partial too; no template needs trailing blanks.
+    return template(name)(vars).replace(/[ \t]+$/gm, '');
+  } catch (err) {
+    throw new InternalError(`rendering template ${name}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** Variables shared by flake.nix and nix/hotgen.nix. */
+export function nixVars(plan: HotPlan, graph: WorkspaceGraph): Record<string, unknown> {
+  if (!/^[A-Za-z0-9_-]+$/.test(plan.profile)) {
+    throw new UserError(`profile name \`${plan.profile}\` is not a valid Cargo profile name`, { file: 'hotgen.yaml' });
+  }
+  const pin = parsePin(plan.toolchain);
+  const linkerBin = linkerBinary(plan.linker);
+  const linkerPkg = plan.linker === 'mold' ? 'mold' : plan.linker === 'lld' ? 'lld' : undefined;
+  return {
+    pin: pin.spec,
+    toolchainAttr: rustOverlayAttr(pin),
+    stable: plan.channel === 'stable' || pin.channel === 'stable',
+    linker: plan.linker,
+    linkerBin,
+    linkerPkg,
+    linkerDesc: linkerBin ? `clang driving ${plan.linker}` : plan.linker === 'gold' ? 'gold (chosen in Cargo.toml)' : 'the default linker',
+    packages: ['toolchain', ...(linkerBin ? ['pkgs.clang', `pkgs.${linkerPkg}`] : [])].join(' '),
+    profile: plan.profile,
+    profileDir: profileDir(plan.profile),
+    description: `${path.basename(graph.root)}: Rust dev shell with crate-level hot reloading (hotgen)`,
+  };
+}
+
+/** The entry crate's `lib.rs`, relative to the workspace root (`/`-separated). */
+function entryLibPath(plan: HotPlan, graph: WorkspaceGraph): string {
+  const node = graph.crates.get(plan.entry);
+  if (!node) throw new UserError(`the entry crate \`${plan.entry}\` is not a workspace member`, { file: 'hotgen.yaml' });
+  const lib = node.libSrcPath ?? path.join(path.dirname(node.manifestPath), 'src', 'lib.rs');
+  return path.relative(graph.root, lib).split(path.sep).join('/');
+}
+
+/**
+ * Renders every generated file for `plan` (pure apart from reading the templates).
+ * Paths are relative to the workspace root. The entry shim goes beside the entry's
+ * `lib.rs`, since `mod hotgen_entry;` there resolves to `hotgen_entry.rs` in that directory.
+ * @throws UserError for an unknown entry crate, a bad profile name or toolchain pin.
+ */
+export function renderFiles(plan: HotPlan, graph: WorkspaceGraph, opts: RenderOptions): RenderResult {
+  const vars = nixVars(plan, graph);
+  const files: RenderedFile[] = [];
+  const notes: string[] = [];
+  if (opts.flakeExists) {
+    files.push({ path: 'nix/hotgen.nix', kind: 'flake-module', content: renderTemplate('hotgen.nix.hbs', vars) });
+    notes.push(flakeModuleNote());
+  } else {
+    files.push({ path: 'flake.nix', kind: 'flake', content: renderTemplate('flake.nix.hbs', vars) });
+    notes.push(
+      'Enter the dev shell with `nix develop` (or `direnv allow`). In a git repository, first ' +
+        '`git add flake.nix rust-toolchain.toml .envrc`: Nix does not see untracked files.',
+    );
+  }
+  files.push({ path: 'rust-toolchain.toml', kind: 'toolchain', content: renderTemplate('rust-toolchain.toml.hbs', vars) });
+  files.push({ path: '.envrc', kind: 'envrc', content: renderTemplate('envrc.hbs', vars) });
+  const libPath = entryLibPath(plan, graph);
+  const shimPath = path.posix.join(path.posix.dirname(libPath), 'hotgen_entry.rs');
+  files.push({ path: shimPath, kind: 'entry-shim', content: renderTemplate('hotgen_entry.rs.hbs', { libPath, profile: plan.profile }) });
+  notes.push(entryNote(plan.entry, libPath, plan.profile));
+  return { files, notes };
+}
+
+/** The lines to add to an existing flake.nix for nix/hotgen.nix. */
+function flakeModuleNote(): string {
+  return [
+    'Your flake.nix was left alone; hotgen wrote nix/hotgen.nix. Add to your flake:',
+    '  inputs.rust-overlay = { url = "github:oxalica/rust-overlay"; inputs.nixpkgs.follows = "nixpkgs"; };',
+    'and in outputs, for each system:',
+    '  pkgs = import nixpkgs { inherit system; overlays = [ rust-overlay.overlays.default ]; };',
+    '  hotgen = import ./nix/hotgen.nix { inherit pkgs; src = self; };',
+    '  devShells.${system}.default = hotgen.devShell;',
+    '  checks.${system}.hotgen-build = hotgen.check;',
+    '(or merge hotgen.packages, hotgen.env and hotgen.shellHook into your own mkShell).',
+  ].join('\n');
+}
+
+/** The instructions for the one function the user writes (same as the shim's header). */
+function entryNote(entry: string, libPath: string, profile: string): string {
+  return [
+    `Entry crate \`${entry}\`: add to ${libPath}:`,
+    '',
+    '  #[cfg(hotgen)]',
+    '  mod hotgen_entry;',
+    '',
+    '  /// Serve until `ctx.wait_stop(..)` says stop, join every thread you started, return 0.',
+    '  #[cfg(hotgen)]',
+    '  fn hotgen_run(ctx: &hotgen_entry::Context) -> i32 {',
+    '      let listener = ctx.listeners().unwrap().remove(0);',
+    '      // ... accept on `listener` until ctx.stop_requested() ...',
+    '      0',
+    '  }',
+    '',
+    `\`--cfg hotgen\` is set only by the \`${profile}\` profile, so other builds never see this code.`,
+  ].join('\n');
+}

@@ -1,0 +1,267 @@
+/**
+ * The host process (`node dist/loader/host.js`), started by the supervisor with an IPC
+ * channel (stdio fd 3), the listening sockets as inherited descriptors named in
+ * `HOTGEN_LISTEN_FDS`, and libstd's directory on `LD_LIBRARY_PATH` (glibc reads it
+ * once, at process start). It maps module snapshots, runs each generation on its own
+ * Worker ({@link GenerationThread}) and performs the ordered swap of DESIGN.md "The
+ * reload": stop, join, unload top-down with verification, load bottom-up, start.
+ * Anything it cannot finish in-process becomes `restart-needed` for the supervisor.
+ */
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { pathToFileURL } from 'node:url';
+import { LISTEN_FDS_ENV, type FromHost, type HostFaultCause, type ModuleSpec, type ToHost } from './protocol.js';
+import { ModuleError, ModuleTable } from './modules.js';
+import { GenerationFailure, GenerationThread } from './generation.js';
+import { StopSignal, allocForever, writeInt32s, type Pointer } from './dl.js';
+
+/** A running generation. `ended` settles after its Worker's OS thread was joined. */
+interface Running {
+  generation: number;
+  thread: GenerationThread;
+  stop: StopSignal;
+  stopRequested: boolean;
+  ended: Promise<void>;
+}
+
+/** What the message loop does after a message. */
+type Next = 'continue' | 'exit';
+
+/**
+ * Parses `HOTGEN_LISTEN_FDS` ("4,5"; empty or unset = none).
+ * @throws Error naming the variable when an entry is not a non-negative integer.
+ */
+export function parseListenFds(value: string | undefined): number[] {
+  if (!value || value.trim() === '') return [];
+  return value.split(',').map((s) => {
+    const n = Number(s.trim());
+    if (!Number.isInteger(n) || n < 0) throw new Error(`${LISTEN_FDS_ENV}=${value}: "${s}" is not a file descriptor`);
+    return n;
+  });
+}
+
+/** The host's state machine; `send` delivers a message to the supervisor. */
+export class Host {
+  readonly #modules = new ModuleTable();
+  /** The state slot (one pointer), allocated once so it outlives every generation. */
+  readonly #state: Pointer = allocForever(8);
+  readonly #listenFds: Pointer;
+  readonly #listenFdsLen: number;
+  #stopTimeoutMs = 5000;
+  #started = false;
+  #current?: Running;
+  #spare?: GenerationThread;
+  /** Set once a restart is needed: the host then refuses further reloads. */
+  #broken?: { reason: string; module?: string; cause: HostFaultCause };
+
+  constructor(
+    readonly send: (m: FromHost) => Promise<void>,
+    listenFds: number[],
+  ) {
+    this.#listenFdsLen = listenFds.length;
+    this.#listenFds = listenFds.length > 0 ? allocForever(4 * listenFds.length) : 0n;
+    writeInt32s(this.#listenFds, listenFds);
+    this.#spare = GenerationThread.spawn();
+  }
+
+  /** Handles one supervisor message; messages are handled one at a time, in order. */
+  async handle(msg: ToHost): Promise<Next> {
+    switch (msg?.type) {
+      case 'start':
+        return this.#start(msg);
+      case 'reload':
+        await this.#reload(msg);
+        return 'continue';
+      case 'shutdown':
+        return this.#shutdown();
+      default:
+        await this.send({ type: 'error', message: `host: unknown message ${JSON.stringify(msg)}`, fatal: false, cause: 'protocol' });
+        return 'continue';
+    }
+  }
+
+  async #start(msg: Extract<ToHost, { type: 'start' }>): Promise<Next> {
+    if (this.#started) {
+      await this.send({ type: 'error', message: 'host: already started; send reload instead', fatal: false, cause: 'protocol' });
+      return 'continue';
+    }
+    this.#started = true;
+    this.#stopTimeoutMs = msg.stopTimeoutMs;
+    const t0 = performance.now();
+    try {
+      this.#modules.load(msg.modules);
+      await this.#startGeneration(msg.generation);
+    } catch (err) {
+      const f = asFault(err);
+      await this.send({ type: 'error', message: f.reason, fatal: true, module: f.module, cause: f.cause });
+      process.exitCode = 1;
+      await this.#spare?.discard();
+      this.#spare = undefined;
+      return 'exit';
+    }
+    await this.send({ type: 'started', generation: msg.generation, loadMs: performance.now() - t0 });
+    return 'continue';
+  }
+
+  async #reload(msg: Extract<ToHost, { type: 'reload' }>): Promise<void> {
+    if (this.#broken) {
+      await this.send({ type: 'restart-needed', ...this.#broken, reason: `still waiting for a restart: ${this.#broken.reason}` });
+      return;
+    }
+    if (!this.#started) {
+      await this.send({ type: 'error', message: 'host: reload before start', fatal: false, cause: 'protocol' });
+      return;
+    }
+    const t0 = performance.now();
+    try {
+      const running = this.#current?.generation;
+      if (!(await this.#stopGeneration())) {
+        throw new ModuleError(this.#modules.entry()?.name ?? '', `generation ${running} did not stop within ${this.#stopTimeoutMs} ms`, 'stop-timeout');
+      }
+      const t1 = performance.now();
+      this.#modules.unload(msg.unload);
+      const t2 = performance.now();
+      this.#modules.load(msg.load);
+      const t3 = performance.now();
+      await this.#startGeneration(msg.generation);
+      const t4 = performance.now();
+      await this.send({
+        type: 'reloaded',
+        generation: msg.generation,
+        unloaded: msg.unload,
+        loaded: msg.load.map((m: ModuleSpec) => m.name),
+        timings: { stopMs: t1 - t0, unloadMs: t2 - t1, loadMs: t3 - t2, totalMs: t4 - t0 },
+      });
+    } catch (err) {
+      this.#broken = asFault(err);
+      await this.send({ type: 'restart-needed', ...this.#broken });
+    }
+  }
+
+  async #shutdown(): Promise<Next> {
+    const running = this.#current?.generation;
+    if (!(await this.#stopGeneration())) {
+      await this.send({
+        type: 'error',
+        message: `generation ${running} did not stop within ${this.#stopTimeoutMs} ms; killing the host`,
+        fatal: true,
+        cause: 'stop-timeout',
+      });
+      // A Worker blocked in native code cannot be terminated, and process.exit would wait to join it.
+      process.kill(process.pid, 'SIGKILL');
+    }
+    await this.#spare?.discard();
+    this.#spare = undefined;
+    process.exitCode ??= 0;
+    return 'exit';
+  }
+
+  /**
+   * Starts generation `generation` of the mapped entry on a fresh Worker and resolves
+   * once `hotgen_main` is being called. Pre-spawns the Worker for the next generation.
+   * @throws ModuleError ('entry-abi', 'load-failed', 'internal') when it cannot start.
+   */
+  async #startGeneration(generation: number): Promise<void> {
+    const entry = this.#modules.entry();
+    if (!entry) throw new ModuleError('', 'no entry module is loaded (a module with role "entry" must be in the load list)', 'protocol');
+    const thread = this.#spare ?? GenerationThread.spawn();
+    this.#spare = undefined;
+    const stop = new StopSignal();
+    const running: Running = { generation, thread, stop, stopRequested: false, ended: Promise.resolve() };
+    running.ended = thread.exited.then(() => {
+      stop[Symbol.dispose]();
+      if (this.#current === running) this.#current = undefined;
+    });
+    this.#current = running;
+    const req = {
+      name: entry.name,
+      path: entry.path,
+      generation,
+      stopFd: stop.fd,
+      listenFds: this.#listenFds,
+      listenFdsLen: this.#listenFdsLen,
+      state: this.#state,
+    };
+    try {
+      await thread.run(req, (code) => {
+        if (!running.stopRequested) void this.send({ type: 'generation-exit', generation, code });
+      });
+    } catch (err) {
+      await running.ended;
+      if (err instanceof GenerationFailure) {
+        const cause = err.kind === 'dlopen' ? 'load-failed' : err.kind === 'internal' ? 'internal' : 'entry-abi';
+        throw new ModuleError(entry.name, err.message, cause);
+      }
+      throw err;
+    }
+    this.#spare = GenerationThread.spawn();
+  }
+
+  /**
+   * Raises the stop eventfd and waits (at most stopTimeoutMs) until the generation's
+   * Worker has exited. True when no generation runs any more.
+   */
+  async #stopGeneration(): Promise<boolean> {
+    const cur = this.#current;
+    if (!cur) return true;
+    cur.stopRequested = true;
+    cur.stop.raise();
+    const timer = new AbortController();
+    const ok = await Promise.race([
+      cur.ended.then(() => true),
+      sleep(this.#stopTimeoutMs, false, { signal: timer.signal }).catch(() => true),
+    ]);
+    timer.abort();
+    return ok;
+  }
+}
+
+function asFault(err: unknown): { reason: string; module?: string; cause: HostFaultCause } {
+  if (err instanceof ModuleError) return { reason: err.message, module: err.module || undefined, cause: err.fault };
+  return { reason: `host: internal error: ${(err as Error)?.stack ?? String(err)}`, cause: 'internal' };
+}
+
+/** Process main: wires the IPC channel to a {@link Host}. */
+export function main(): void {
+  if (!process.send) {
+    console.error('hotgen host: start me through `hotgen dev` (needs an IPC channel)');
+    process.exitCode = 2;
+    return;
+  }
+  const send = (m: FromHost): Promise<void> =>
+    new Promise((resolve) => {
+      if (!process.connected) return resolve();
+      process.send!(m, undefined, undefined, () => resolve());
+    });
+  let host: Host;
+  try {
+    host = new Host(send, parseListenFds(process.env[LISTEN_FDS_ENV]));
+  } catch (err) {
+    void send({ type: 'error', message: `host: ${(err as Error).message}`, fatal: true, cause: 'internal' }).then(() => process.disconnect());
+    process.exitCode = 1;
+    return;
+  }
+  let queue = Promise.resolve<Next>('continue');
+  const enqueue = (m: ToHost): void => {
+    queue = queue.then(async (prev) => {
+      if (prev === 'exit') return 'exit';
+      const next = await host.handle(m).catch(async (err) => {
+        await send({ type: 'restart-needed', ...asFault(err) });
+        return 'continue' as Next;
+      });
+      if (next === 'exit' && process.connected) process.disconnect();
+      return next;
+    });
+  };
+  process.on('message', (m) => enqueue(m as ToHost));
+  // The supervisor owns the terminal: CTRL+C (reload) and CTRL+\ (quit) reach the host too
+  // when it shares the terminal's process group, and must not kill a running generation.
+  process.on('SIGINT', () => undefined);
+  process.on('SIGQUIT', () => undefined);
+  process.on('SIGTERM', () => enqueue({ type: 'shutdown' }));
+  // The supervisor is gone: end the generation and exit rather than run orphaned.
+  process.on('disconnect', () => enqueue({ type: 'shutdown' }));
+  void send({ type: 'ready', pid: process.pid });
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) main();

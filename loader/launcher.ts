@@ -1,0 +1,289 @@
+/**
+ * Starting the processes of a `hotgen dev` session with the listening sockets:
+ * - the launcher (`hotgen dev` itself) binds every `listen:` address, spawns the
+ *   supervisor with the sockets as fds 3, 4, ... and closes its own copies, so the only
+ *   process that ever accepts is the host (the supervisor never polls a raw inherited
+ *   fd; connections arriving while no generation accepts wait in the kernel backlog);
+ * - the supervisor spawns the host ({@link HostProcess}) with an IPC channel at fd 3 and
+ *   the sockets at fds 4, 5, ...
+ * Plain Node cannot hold a listening socket without accepting on it, hence two processes.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { lookup } from 'node:dns/promises';
+import { access } from 'node:fs/promises';
+import path from 'node:path';
+import net from 'node:net';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { InternalError, UserError, tail } from '../common/errors.js';
+import { LISTEN_FDS_ENV, type FromHost, type ToHost } from './protocol.js';
+import type { SupervisorOptions } from './supervisor.js';
+
+/** Env var carrying the supervisor's options (JSON) from the launcher. */
+export const SUPERVISOR_ENV = 'HOTGEN_SUPERVISOR';
+
+/** `host:port` / `[v6]:port` split. @throws UserError for anything else. */
+export function parseAddress(addr: string): { host: string; port: number } {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]+)):(\d{1,5})$/.exec(addr.trim());
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw new UserError(`invalid listen address \`${addr}\` (expected HOST:PORT, e.g. 127.0.0.1:8080)`, { file: 'hotgen.yaml' });
+  return { host: m[1] ?? m[2], port };
+}
+
+/**
+ * The kernel descriptor of a listening net.Server. `_handle.fd` is undocumented but has
+ * been stable on Unix since Node 0.x (libuv's uv_fileno).
+ * @throws InternalError when this Node does not expose it.
+ */
+export function serverFd(server: net.Server): number {
+  const fd = (server as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
+  if (typeof fd !== 'number' || fd < 0) throw new InternalError('cannot read the listening socket descriptor (net.Server._handle.fd) on this Node');
+  return fd;
+}
+
+/** Bound sockets: `fds[i]` listens on `addresses[i]` (with the real port when 0 was asked). */
+export interface Bound {
+  servers: net.Server[];
+  fds: number[];
+  addresses: string[];
+}
+
+/**
+ * Binds every address. Host names are resolved first, so the listen calls and the
+ * caller's spawn run without an event-loop turn in between (the launcher never accepts).
+ * @throws UserError naming the address when it is in use or cannot be bound.
+ */
+export async function bindAll(addresses: readonly string[]): Promise<Bound> {
+  const targets = await Promise.all(
+    addresses.map(async (a) => {
+      const { host, port } = parseAddress(a);
+      const ip = net.isIP(host) ? host : (await lookup(host)).address;
+      return { a, ip, port };
+    }),
+  );
+  const servers = targets.map(() => net.createServer());
+  await Promise.all(
+    servers.map(
+      (s, i) =>
+        new Promise<void>((resolve, reject) => {
+          s.once('error', (err: NodeJS.ErrnoException) =>
+            reject(new UserError(`cannot listen on ${targets[i].a}: ${err.code === 'EADDRINUSE' ? 'the address is in use' : err.message}`, { file: 'hotgen.yaml' })),
+          );
+          s.listen({ host: targets[i].ip, port: targets[i].port, backlog: 511 }, () => resolve());
+        }),
+    ),
+  ).catch((err) => {
+    for (const s of servers) s.close();
+    throw err;
+  });
+  const fds = servers.map(serverFd);
+  const bound = servers.map((s) => {
+    const ad = s.address() as net.AddressInfo;
+    return ad.family === 'IPv6' ? `[${ad.address}]:${ad.port}` : `${ad.address}:${ad.port}`;
+  });
+  return { servers, fds, addresses: bound };
+}
+
+/**
+ * Runs a session: binds `addresses`, spawns the supervisor with them, and resolves with
+ * its exit code (128 + signal number when it was killed). SIGINT/SIGQUIT are ignored here
+ * (the supervisor gets them from the terminal, same process group); SIGTERM/SIGHUP are
+ * passed on.
+ */
+export async function launch(opts: Omit<SupervisorOptions, 'addresses'> & { listen: string[] }): Promise<number> {
+  const { listen, ...rest } = opts;
+  const bound = await bindAll(listen);
+  const script = fileURLToPath(new URL('./supervisor.js', import.meta.url));
+  const supervisorOpts: SupervisorOptions = { ...rest, addresses: bound.addresses };
+  const ignore = () => {};
+  process.on('SIGINT', ignore);
+  process.on('SIGQUIT', ignore);
+  const child = spawn(process.execPath, [script], {
+    stdio: ['inherit', 'inherit', 'inherit', ...bound.fds],
+    env: { ...process.env, [SUPERVISOR_ENV]: JSON.stringify(supervisorOpts) },
+  });
+  for (const s of bound.servers) s.close();
+  const forward = (sig: NodeJS.Signals) => child.kill(sig);
+  process.on('SIGTERM', forward);
+  process.on('SIGHUP', forward);
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (c, s) => resolve([c, s]));
+  });
+  process.off('SIGTERM', forward);
+  process.off('SIGHUP', forward);
+  process.off('SIGINT', ignore);
+  process.off('SIGQUIT', ignore);
+  // A supervisor that died in raw mode leaves the terminal raw.
+  if (process.stdin.isTTY) process.stdin.setRawMode(false);
+  if (signal) return 128 + (os.constants.signals[signal] ?? 0);
+  return code ?? 1;
+}
+
+/** How a host process ended; `tail` holds the last lines of its stderr. */
+export class HostExit extends Error {
+  constructor(
+    readonly code: number | null,
+    readonly signal: NodeJS.Signals | null,
+    readonly tail: string,
+  ) {
+    super(`host ${signal ? `was killed by ${signal}` : `exited with code ${code}`}`);
+    this.name = 'HostExit';
+  }
+  /** `exited with code 1` / `was killed by SIGSEGV`. */
+  get how(): string {
+    return this.signal ? `was killed by ${this.signal}` : `exited with code ${this.code}`;
+  }
+}
+
+/** Options for {@link HostProcess.spawn}. */
+export interface HostSpawnOptions {
+  /** Listening descriptors in this process, passed to the host as fds 4, 5, ... */
+  fds: number[];
+  /** Prepended to LD_LIBRARY_PATH (glibc reads it once, at process start). */
+  libstdDir: string;
+  /** Send the host's stdout to our stderr (with `--json`, stdout carries only events). */
+  stdoutToStderr: boolean;
+  /** Messages no {@link HostProcess.next} call is waiting for. */
+  onMessage: (m: FromHost) => void;
+  /** The host ended without {@link HostProcess.stop}/{@link HostProcess.kill}. */
+  onExit: (e: HostExit) => void;
+  /** The host script (default: host.js beside this file). */
+  script?: string;
+}
+
+const live = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const c of live) c.kill('SIGKILL');
+});
+
+/** A host process and its IPC channel. */
+export class HostProcess {
+  private waiters: { types: string[]; resolve: (m: FromHost) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }[] = [];
+  private ended?: HostExit;
+  private expected = false;
+  /** The end of the host's stderr (for crash reports). */
+  private stderrEnd = '';
+  private readonly exited: Promise<HostExit>;
+  /** Date.now() when the process was spawned. */
+  readonly spawnedAt = Date.now();
+
+  private constructor(
+    private readonly child: ChildProcess,
+    private readonly opts: HostSpawnOptions,
+  ) {
+    live.add(child);
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+      process.stderr.write(chunk);
+      this.stderrEnd = (this.stderrEnd + chunk).slice(-16_384);
+    });
+    child.on('message', (m: FromHost) => this.dispatch(m));
+    child.on('error', () => undefined);
+    this.exited = new Promise((resolve) => {
+      child.once('close', (code, signal) => {
+        live.delete(child);
+        const e = new HostExit(code, signal, tail(this.stderrEnd, 20));
+        this.ended = e;
+        for (const w of this.waiters.splice(0)) {
+          clearTimeout(w.timer);
+          w.reject(e);
+        }
+        if (!this.expected) opts.onExit(e);
+        resolve(e);
+      });
+    });
+  }
+
+  /** Starts `node host.js` with stdio [ignore, stdout, pipe, ipc, ...fds] in its own process group. */
+  static spawn(opts: HostSpawnOptions): HostProcess {
+    const script = opts.script ?? fileURLToPath(new URL('./host.js', import.meta.url));
+    const fdList = opts.fds.map((_, i) => 4 + i).join(',');
+    const ld = [opts.libstdDir, process.env.LD_LIBRARY_PATH].filter(Boolean).join(':');
+    const child = spawn(process.execPath, [script], {
+      stdio: ['ignore', opts.stdoutToStderr ? 2 : 'inherit', 'pipe', 'ipc', ...opts.fds],
+      env: { ...process.env, [LISTEN_FDS_ENV]: fdList, LD_LIBRARY_PATH: ld },
+      // Its own process group: the terminal's signals reach the supervisor only.
+      detached: true,
+    });
+    return new HostProcess(child, opts);
+  }
+
+  /** The host's pid. */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  /** Sends a message. @throws HostExit when the host has ended. */
+  send(m: ToHost): void {
+    if (this.ended) throw this.ended;
+    if (!this.child.connected) throw new HostExit(null, null, tail(this.stderrEnd, 20));
+    this.child.send(m);
+  }
+
+  /**
+   * Resolves with the next message of one of `types` (a non-fatal `error` never counts).
+   * @throws HostExit when the host ends first; Error after `timeoutMs`.
+   */
+  next<K extends FromHost['type']>(types: K[], timeoutMs: number): Promise<Extract<FromHost, { type: K }>> {
+    if (this.ended) return Promise.reject(this.ended);
+    return new Promise((resolve, reject) => {
+      const w = {
+        types: types as string[],
+        resolve: resolve as (m: FromHost) => void,
+        reject,
+        timer: setTimeout(() => {
+          this.waiters = this.waiters.filter((x) => x !== w);
+          reject(new Error(`the host did not answer (${types.join(' or ')}) within ${timeoutMs} ms`));
+        }, timeoutMs),
+      };
+      this.waiters.push(w);
+    });
+  }
+
+  /** Asks the host to shut down, waits up to `timeoutMs`, then kills it. */
+  async stop(timeoutMs: number): Promise<void> {
+    this.expected = true;
+    if (this.ended) return;
+    try {
+      this.send({ type: 'shutdown' });
+    } catch {
+      this.kill();
+    }
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.exited, new Promise((r) => (timer = setTimeout(r, timeoutMs)))]);
+    clearTimeout(timer);
+    if (!this.ended) {
+      this.kill();
+      await this.exited;
+    }
+  }
+
+  /** Kills the host at once (SIGKILL); its exit is not reported as a crash. */
+  kill(): void {
+    this.expected = true;
+    if (!this.ended) this.child.kill('SIGKILL');
+  }
+
+  private dispatch(m: FromHost): void {
+    const counts = !(m.type === 'error' && !m.fatal);
+    const i = counts ? this.waiters.findIndex((w) => w.types.includes(m.type)) : -1;
+    if (i < 0) {
+      this.opts.onMessage(m);
+      return;
+    }
+    const [w] = this.waiters.splice(i, 1);
+    clearTimeout(w.timer);
+    w.resolve(m);
+  }
+}
+
+/**
+ * The nearest directory at or above `cwd` holding `hotgen.yaml` (the workspace root of
+ * a session), or `cwd` itself when there is none (the caller then reports the missing plan).
+ */
+export async function findPlanRoot(cwd: string): Promise<string> {
+  for (let dir = path.resolve(cwd); ; dir = path.dirname(dir)) {
+    if (await access(path.join(dir, 'hotgen.yaml')).then(() => true, () => false)) return dir;
+    if (path.dirname(dir) === dir) return path.resolve(cwd);
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * What one reload cycle did, as one human line (`reloaded 2 modules (api, router) in
+ * 3.8 ms; build 1.7 s`) or one JSON event (`--json`). The same object is the `report`
+ * of a `hotgen reload` answer.
+ */
+import type { OutputEvent } from '../common/output.js';
+import type { ReloadTimings } from './protocol.js';
+
+/** The outcome of one cycle. Durations in ms; `buildMs` is absent when hotgen did not build (`--no-build`). */
+export type ReloadReport =
+  /** Modules swapped in-process; `modules` in load order, `unloaded` in unload order. */
+  | { kind: 'reload'; generation: number; modules: string[]; unloaded: string[]; swapMs: number; buildMs?: number; timings?: ReloadTimings }
+  /** The first host of the session started. */
+  | { kind: 'start'; generation: number; modules: string[]; restartMs: number; buildMs?: number }
+  /** The host was restarted, with the sockets kept. */
+  | { kind: 'restart'; generation: number; reason: string; modules: string[]; restartMs: number; buildMs?: number }
+  /** Nothing loaded changed. */
+  | { kind: 'none'; buildMs?: number }
+  /** The build failed; nothing changed. `errors` is the compiler's rendered output. */
+  | { kind: 'build-failed'; buildMs: number; errors: string }
+  /** The cycle could not apply the build (a missing output, a module the host refused); what ran keeps running. */
+  | { kind: 'error'; message: string; buildMs?: number };
+
+/** True when the report is a success for `hotgen reload` (exit 0). */
+export function reportOk(r: ReloadReport): boolean {
+  return r.kind === 'reload' || r.kind === 'restart' || r.kind === 'start' || r.kind === 'none';
+}
+
+/** `3.8 ms` (one decimal under 100 ms, whole ms above). */
+export function formatMs(ms: number): string {
+  return ms < 100 ? `${ms.toFixed(1)} ms` : `${Math.round(ms)} ms`;
+}
+
+/** `1.7 s` (build times are shown in seconds). */
+export function formatSeconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
+}
+
+function buildSuffix(buildMs: number | undefined): string {
+  return buildMs === undefined ? '' : `; build ${formatSeconds(buildMs)}`;
+}
+
+/** The one-line human form of a report. */
+export function reportLine(r: ReloadReport): string {
+  switch (r.kind) {
+    case 'reload': {
+      const n = r.modules.length;
+      return `reloaded ${n} module${n === 1 ? '' : 's'} (${r.modules.join(', ')}) in ${formatMs(r.swapMs)}${buildSuffix(r.buildMs)}`;
+    }
+    case 'start':
+      return `started ${r.modules.length} modules (${r.modules.join(', ')}) in ${formatMs(r.restartMs)}${buildSuffix(r.buildMs)}`;
+    case 'restart':
+      return `restarted host (${r.reason}) in ${formatMs(r.restartMs)}${buildSuffix(r.buildMs)}`;
+    case 'none':
+      return `nothing changed${buildSuffix(r.buildMs)}`;
+    case 'build-failed':
+      return `build failed in ${formatSeconds(r.buildMs)}; still serving the last good build`;
+    case 'error':
+      return `reload failed: ${r.message}`;
+  }
+}
+
+/** The JSON event form: `{event:"reload", modules, swapMs, buildMs, generation}` and the like. */
+export function reportEvent(r: ReloadReport): OutputEvent {
+  switch (r.kind) {
+    case 'reload':
+      return { event: 'reload', modules: r.modules, unloaded: r.unloaded, swapMs: r.swapMs, buildMs: r.buildMs, generation: r.generation, timings: r.timings };
+    case 'start':
+      return { event: 'start', modules: r.modules, startMs: r.restartMs, buildMs: r.buildMs, generation: r.generation };
+    case 'restart':
+      return { event: 'restart', reason: r.reason, modules: r.modules, restartMs: r.restartMs, buildMs: r.buildMs, generation: r.generation };
+    case 'none':
+      return { event: 'unchanged', buildMs: r.buildMs };
+    case 'build-failed':
+      return { event: 'build-failed', buildMs: r.buildMs, errors: r.errors };
+    case 'error':
+      return { event: 'reload-failed', message: r.message, buildMs: r.buildMs };
+  }
+}

@@ -1,0 +1,435 @@
+/**
+ * The supervisor process of `hotgen dev` (plain Node, no native code), started by the
+ * launcher (loader/launcher.ts) with the listening sockets as fds 3, 4, ... It owns
+ * the terminal, the control socket, the build driver and the host process: it runs
+ * build+reload cycles (loader/build.ts), decides reloads (loader/reloadset.ts), takes
+ * snapshots (loader/snapshot.ts) and restarts the host, with the same sockets, when it
+ * dies or a restart is needed. Only the host ever accepts on the sockets.
+ */
+import { pathToFileURL } from 'node:url';
+import path from 'node:path';
+import { formatError, UserError } from '../common/errors.js';
+import { Output } from '../common/output.js';
+import type { HotPlan, PlannedCrate } from '../common/types.js';
+import { CycleQueue, cargoBuild, profileDir, resolveToolchain, type Toolchain } from './build.js';
+import { attachTerminal, startControlServer, type ControlResponse, type SessionStatus } from './control.js';
+import { HostExit, HostProcess, SUPERVISOR_ENV } from './launcher.js';
+import { readPlan } from '../generator/plan.js';
+import { decideReload, moduleCrates } from './reloadset.js';
+import { reportEvent, reportLine, reportOk, type ReloadReport } from './report.js';
+import { SnapshotStore, fileState, type Snapshot } from './snapshot.js';
+import { outputPaths, sourcePaths, watchPaths, type Watcher } from './watch.js';
+import type { FromHost, ModuleSpec } from './protocol.js';
+
+/** How the launcher configures the supervisor (JSON in the env var `HOTGEN_SUPERVISOR`). */
+export interface SupervisorOptions {
+  root: string;
+  json: boolean;
+  verbose: boolean;
+  /** Build on source changes (false: `--no-watch`, reload only on request). */
+  watch: boolean;
+  /** Run cargo (false: `--no-build`, pick up outputs built elsewhere by their hashes). */
+  build: boolean;
+  /** The bound addresses, for messages (same order as the inherited fds 3, 4, ...). */
+  addresses: string[];
+}
+
+/** Failures (crash, generation ending with an error) remembered for the restart backoff, ms. */
+const CRASH_WINDOW_MS = 30_000;
+/** A host that fails within this long after its spawn counts as a quick failure, ms. */
+const QUICK_FAILURE_MS = 2_000;
+/** This many quick failures in a row stop the automatic restarts until the next cycle. */
+const MAX_QUICK_FAILURES = 5;
+
+/** A reload that the host refused because the new modules are unusable, or a host that died. */
+class CycleFault extends Error {}
+
+/** One `hotgen dev` session. `run()` resolves with the exit code once the user quits. */
+export class Session {
+  private readonly out: Output;
+  private readonly store: SnapshotStore;
+  private readonly modules: PlannedCrate[];
+  private tc!: Toolchain;
+  private outDir = '';
+  private host?: HostProcess;
+  /** The last good set: snapshots the running host maps (or would map after a crash). */
+  private loaded = new Map<string, Snapshot>();
+  /** The set before the last swap, kept mapped-able for a rollback when the new set crashes at once. */
+  private previous?: Map<string, Snapshot>;
+  /** Date.now() when the current set was swapped in (reload or start on a new set). */
+  private swappedAt = 0;
+  /** Failures of the current set, each within {@link QUICK_FAILURE_MS} of its swap or its host's spawn. */
+  private strikes = 0;
+  private generation = 0;
+  private failures: { at: number; quick: boolean }[] = [];
+  private lastReport?: ReloadReport;
+  private section: Promise<unknown> = Promise.resolve();
+  private readonly queue = new CycleQueue(() => this.cycle());
+  private quitting = false;
+  private quitAt = 0;
+  /** performance.now() of the last source event (watch mode), to rebuild when a save lands mid-build. */
+  private lastChangeAt = -1;
+  private quit!: (code: number) => void;
+  private readonly done = new Promise<number>((r) => (this.quit = r));
+
+  constructor(
+    private readonly opts: SupervisorOptions,
+    private readonly plan: HotPlan,
+    private readonly fds: number[],
+  ) {
+    this.out = new Output(opts.json, opts.verbose);
+    this.store = new SnapshotStore(opts.root);
+    this.modules = moduleCrates(plan.crates);
+  }
+
+  /** Runs the session until quit; resolves with the exit code. */
+  async run(): Promise<number> {
+    const { root } = this.opts;
+    this.tc = await resolveToolchain(this.plan, root);
+    this.outDir = path.join(this.tc.targetDir, profileDir(this.plan.profile));
+    await using _control = await startControlServer(root, { reload: () => this.requestReload(), status: () => this.status() });
+    await this.store.clear();
+    using _term = attachTerminal({ reload: () => void this.requestReload(), quit: () => void this.stop() });
+    await using _watch = await this.startWatcher();
+    this.out.emit(
+      { event: 'listening', addresses: this.opts.addresses, pid: process.pid },
+      `hotgen dev: listening on ${this.opts.addresses.join(', ') || '(no sockets)'}; ` +
+        (process.stdin.isTTY ? 'CTRL+C reloads, CTRL+\\ quits' : 'SIGINT reloads, SIGTERM quits'),
+    );
+    void this.requestReload();
+    return await this.done;
+  }
+
+  private async startWatcher(): Promise<Watcher | undefined> {
+    if (!this.opts.watch) return undefined;
+    const trigger = () => void this.requestReload();
+    if (this.opts.build) {
+      const { paths, ignore } = sourcePaths(this.opts.root, this.plan);
+      return watchPaths(paths, { ignore, onChange: trigger, onEvent: () => (this.lastChangeAt = performance.now()) });
+    }
+    // Builds made elsewhere write one dylib after another: wait for a quiet second.
+    const { paths, ignore, depth } = outputPaths(this.outDir);
+    return watchPaths(paths, { ignore, depth, debounceMs: 1000, onChange: trigger });
+  }
+
+  /** Queues a cycle (coalesced) and answers with its report. */
+  private async requestReload(): Promise<ControlResponse> {
+    if (this.quitting) return { ok: false, error: 'the session is stopping' };
+    const r = await this.queue.request();
+    return reportOk(r) ? { ok: true, report: r } : { ok: false, error: reportLine(r), report: r };
+  }
+
+  private status(): SessionStatus {
+    return {
+      pid: process.pid,
+      root: this.opts.root,
+      hostPid: this.host?.pid,
+      generation: this.host ? this.generation : 0,
+      modules: this.specs([...this.loaded.values()]).map(({ name, role, path }) => ({ name, role, path })),
+      building: this.queue.busy,
+      lastReport: this.lastReport,
+    };
+  }
+
+  /** Runs `fn` after every earlier host-changing section (crash recovery and cycles never interleave). */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.section.then(fn, fn);
+    this.section = p.catch(() => undefined);
+    return p;
+  }
+
+  /** One build + reload cycle; never throws (failures become reports). */
+  private async cycle(): Promise<ReloadReport> {
+    let report: ReloadReport;
+    try {
+      report = await this.cycleInner();
+    } catch (err) {
+      report = { kind: 'error', message: err instanceof UserError ? err.message : formatError(err).text };
+    }
+    this.lastReport = report;
+    this.out.emit(reportEvent(report), reportLine(report));
+    return report;
+  }
+
+  private async cycleInner(): Promise<ReloadReport> {
+    let buildMs: number | undefined;
+    const rebuilt = new Set<string>();
+    // A save that lands while cargo runs may or may not be in this build: build again.
+    for (let round = 0; this.opts.build; round++) {
+      const started = performance.now();
+      const b = await cargoBuild({ root: this.opts.root, plan: this.plan, toolchain: this.tc, color: !this.opts.json && this.out.color });
+      buildMs = (buildMs ?? 0) + b.buildMs;
+      for (const n of b.rebuilt) rebuilt.add(n);
+      if (this.lastChangeAt > started && round < 2) continue;
+      this.queue.seal();
+      if (!b.success) return { kind: 'build-failed', buildMs, errors: b.errors };
+      break;
+    }
+    this.queue.seal();
+    return this.exclusive(async () => {
+      const changed = new Set(rebuilt);
+      const missing: string[] = [];
+      for (const m of this.modules) {
+        const prev = this.loaded.get(m.name);
+        const st = await fileState(this.output(m), prev?.state);
+        if (!st) missing.push(this.output(m));
+        else if (!prev || prev.state.sha256 !== st.sha256) changed.add(m.name);
+      }
+      if (missing.length > 0) {
+        const what = this.opts.build ? 'cargo did not produce' : 'no build has produced';
+        return { kind: 'error', message: `${what} ${missing.map((f) => path.relative(this.opts.root, f)).join(', ')}; what runs keeps running`, buildMs };
+      }
+      if (!this.host) {
+        const reason = this.loaded.size === 0 ? 'start' : 'the host was down';
+        return this.restartWith(await this.snapshotAll(), reason, buildMs);
+      }
+      const d = decideReload(this.plan.crates, new Set(this.loaded.keys()), changed);
+      if (d.kind === 'none') return { kind: 'none', buildMs };
+      if (d.kind === 'restart') return this.restartWith(await this.snapshotAll(), d.reason, buildMs);
+      const fresh = await this.store.take(d.load.map((name) => ({ name, source: this.output(this.crate(name)) })));
+      return this.reload(d.unload, fresh, buildMs);
+    });
+  }
+
+  private async reload(unload: string[], fresh: Snapshot[], buildMs: number | undefined): Promise<ReloadReport> {
+    const host = this.host!;
+    const generation = this.generation + 1;
+    let answer: FromHost;
+    try {
+      host.send({ type: 'reload', generation, unload, load: this.specs(fresh) });
+      answer = await host.next(['reloaded', 'restart-needed'], this.plan.stopTimeoutMs + 60_000);
+    } catch (err) {
+      if (!(err instanceof HostExit)) throw err;
+      this.crashed(host, err);
+      const back = await this.restartWith([...this.loaded.values()], 'recovering', buildMs).catch((e: Error) => e);
+      const how = back instanceof Error ? `and could not restart: ${back.message}` : 'restarted from the last good build';
+      return { kind: 'error', message: `the host died during the reload (${err.how}); ${how}`, buildMs };
+    }
+    if (answer.type === 'reloaded') {
+      this.generation = generation;
+      this.previous = new Map(this.loaded);
+      this.swapped();
+      for (const s of fresh) this.loaded.set(s.name, s);
+      await this.prune([]);
+      return { kind: 'reload', generation, modules: answer.loaded, unloaded: answer.unloaded, swapMs: answer.timings.totalMs, buildMs, timings: answer.timings };
+    }
+    if (answer.type !== 'restart-needed') throw new Error('unreachable');
+    const next = new Map(this.loaded);
+    for (const s of fresh) next.set(s.name, s);
+    const reason = answer.module ? `${answer.module}: ${answer.reason}` : answer.reason;
+    if (answer.cause === 'entry-abi' || answer.cause === 'load-failed') {
+      await this.restartWith([...this.loaded.values()], 'recovering', buildMs);
+      return { kind: 'error', message: `the new build cannot be loaded (${reason}); restarted from the last good build`, buildMs };
+    }
+    return this.restartWith(this.ordered(next), reason, buildMs);
+  }
+
+  /**
+   * Stops the current host (if any) and starts one on `mods`. If those modules are
+   * refused (bad entry, dlopen failure) and differ from the last good set, falls back
+   * to the last good set and reports the refusal as an error.
+   */
+  private async restartWith(mods: Snapshot[], reason: string, buildMs?: number): Promise<ReloadReport> {
+    const t0 = performance.now();
+    const old = this.host;
+    this.host = undefined;
+    if (old) await old.stop(this.plan.stopTimeoutMs + 3000);
+    try {
+      await this.startHost(mods);
+    } catch (err) {
+      const lastGood = [...this.loaded.values()];
+      const same = lastGood.length === mods.length && lastGood.every((s, i) => s.path === mods[i].path);
+      if (same || lastGood.length === 0) throw err;
+      await this.startHost(lastGood);
+      return { kind: 'error', message: `${(err as Error).message}; restarted from the last good build`, buildMs };
+    }
+    const restartMs = performance.now() - t0;
+    const names = mods.map((m) => m.name);
+    if (reason === 'start') return { kind: 'start', generation: this.generation, modules: names, restartMs, buildMs };
+    return { kind: 'restart', generation: this.generation, reason, modules: names, restartMs, buildMs };
+  }
+
+  /** Spawns a host, starts generation 1 on `mods`, and makes them the last good set. */
+  private async startHost(mods: Snapshot[]): Promise<void> {
+    const host = HostProcess.spawn({
+      fds: this.fds,
+      libstdDir: this.tc.libstdDir,
+      stdoutToStderr: this.opts.json,
+      onMessage: (m) => this.onHostMessage(host, m),
+      onExit: (e) => this.onHostExit(host, e),
+    });
+    try {
+      await host.next(['ready'], 30_000);
+      host.send({ type: 'start', generation: 1, modules: this.specs(mods), stopTimeoutMs: this.plan.stopTimeoutMs });
+      const m = await host.next(['started', 'error'], 120_000);
+      if (m.type === 'error') throw new CycleFault(m.module ? `${m.module}: ${m.message}` : m.message);
+    } catch (err) {
+      host.kill();
+      if (err instanceof HostExit) throw new CycleFault(`the host died while starting (${err.how})${err.tail ? '\n' + err.tail : ''}`);
+      throw err;
+    }
+    this.host = host;
+    this.generation = 1;
+    const current = [...this.loaded.values()];
+    const same = current.length === mods.length && current.every((s, i) => s.path === mods[i].path);
+    if (!same && current.length > 0) this.previous = this.loaded;
+    if (!same) this.swapped();
+    this.loaded = new Map(mods.map((s) => [s.name, s]));
+    await this.prune(mods.map((s) => s.path));
+  }
+
+  private onHostMessage(host: HostProcess, m: FromHost): void {
+    if (m.type === 'error') this.out.emit({ event: 'host-error', ...m }, `host: ${m.message}`);
+    else if (m.type === 'generation-exit' && host === this.host && !this.quitting) {
+      if (m.code === 0) {
+        this.out.info(`the app returned 0 from generation ${m.generation}; stopping`);
+        void this.stop();
+      } else {
+        this.out.emit({ event: 'generation-exit', ...m }, `generation ${m.generation} ended with code ${m.code}${m.code === 101 ? ' (a panic)' : ''}`);
+        this.noteFailure(host);
+        void this.recover(host, `generation ${m.generation} ended with code ${m.code}`);
+      }
+    } else if (m.type === 'restart-needed' && host === this.host) void this.recover(host, m.reason);
+  }
+
+  private onHostExit(host: HostProcess, e: HostExit): void {
+    // Inside the section: a reload waiting on this host handles the exit itself and replaces it.
+    void this.exclusive(async () => {
+      if (host !== this.host || this.quitting) return;
+      this.crashed(host, e);
+      await this.recoverNow(host, `it ${e.how}`);
+    });
+  }
+
+  private crashed(host: HostProcess, e: HostExit): void {
+    this.noteFailure(host);
+    this.out.emit({ event: 'crash', pid: host.pid, code: e.code, signal: e.signal, stderr: e.tail }, `host ${e.how}${e.tail ? '; last lines of its stderr:\n' + e.tail.replace(/^/gm, '  ') : ''}`);
+  }
+
+  private swapped(): void {
+    this.swappedAt = Date.now();
+    this.strikes = 0;
+  }
+
+  private noteFailure(host: HostProcess): void {
+    const now = Date.now();
+    const quick = now - Math.max(host.spawnedAt, this.swappedAt) < QUICK_FAILURE_MS;
+    this.strikes = quick ? this.strikes + 1 : 0;
+    this.failures.push({ at: now, quick: now - host.spawnedAt < QUICK_FAILURE_MS });
+    this.failures = this.failures.filter((f) => now - f.at < CRASH_WINDOW_MS).slice(-MAX_QUICK_FAILURES);
+  }
+
+  private recover(host: HostProcess, reason: string): Promise<void> {
+    return this.exclusive(() => this.recoverNow(host, reason));
+  }
+
+  /**
+   * Restarts a dead or failed host from the last good build: at once after a first
+   * failure, then with a growing delay (250 ms doubling) while failures repeat within
+   * 30 s. When the newest set failed twice, each time within 2 s of being swapped in or
+   * of its host's spawn, the host restarts on the set before the swap (a rollback, once).
+   * After 5 failures in a row within 2 s of a spawn, waits for the next cycle. Call inside a section.
+   */
+  private async recoverNow(host: HostProcess, reason: string): Promise<void> {
+    if (host !== this.host || this.quitting) return;
+    const recent = this.failures.filter((f) => Date.now() - f.at < CRASH_WINDOW_MS);
+    if (recent.length >= MAX_QUICK_FAILURES && recent.every((f) => f.quick)) {
+      host.kill();
+      this.host = undefined;
+      this.failures = [];
+      this.out.warn(`the host failed ${recent.length} times right after starting; waiting for a change (save a file, CTRL+C or \`hotgen reload\`)`);
+      return;
+    }
+    const delay = recent.length <= 1 ? 0 : Math.min(250 * 2 ** (recent.length - 2), 5000);
+    if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+    if (host !== this.host || this.quitting) return;
+    // The newest set failed twice, each time right after it started: it is the likely cause.
+    const back = this.strikes >= 2 ? this.previous : undefined;
+    let r: ReloadReport;
+    try {
+      if (back) {
+        this.previous = undefined;
+        r = await this.restartWith(this.ordered(back), `${reason} twice right after starting; rolled back to the previous build`);
+        this.previous = undefined;
+      } else r = await this.restartWith([...this.loaded.values()], reason);
+    } catch (err) {
+      r = { kind: 'error', message: `could not restart the host: ${(err as Error).message}` };
+    }
+    this.lastReport = r;
+    this.out.emit(reportEvent(r), reportLine(r));
+  }
+
+  /** Quits: waits for a running cycle, stops the host, resolves `run()` with 0. A second call (1 s or more later) kills at once. */
+  private async stop(): Promise<void> {
+    if (this.quitting) {
+      // The same quit often arrives twice at once (a group-wide SIGTERM plus the launcher's copy).
+      if (performance.now() - this.quitAt < 1000) return;
+      this.host?.kill();
+      process.exit(130);
+    }
+    this.quitting = true;
+    this.quitAt = performance.now();
+    if (this.queue.busy) this.out.info('hotgen dev: finishing the running cycle, then quitting (again to force)');
+    await this.queue.idle();
+    await this.exclusive(async () => {
+      await this.host?.stop(this.plan.stopTimeoutMs + 3000);
+      this.host = undefined;
+      await this.store.clear();
+    });
+    this.out.emit({ event: 'quit' }, 'hotgen dev: stopped');
+    this.quit(0);
+  }
+
+  private async prune(extra: string[]): Promise<void> {
+    const keep = [...this.loaded.values(), ...(this.previous?.values() ?? [])].map((s) => s.path);
+    await this.store.prune([...extra, ...keep]);
+  }
+
+  private async snapshotAll(): Promise<Snapshot[]> {
+    return this.store.take(this.modules.map((m) => ({ name: m.name, source: this.output(m) })));
+  }
+
+  private ordered(map: Map<string, Snapshot>): Snapshot[] {
+    return this.modules.filter((m) => map.has(m.name)).map((m) => map.get(m.name)!);
+  }
+
+  private specs(snaps: Snapshot[]): ModuleSpec[] {
+    return snaps.map((s) => {
+      const role = this.crate(s.name).role;
+      if (role === 'excluded') throw new Error(`excluded crate ${s.name} in a load list`);
+      return { name: s.name, role, path: s.path };
+    });
+  }
+
+  private crate(name: string): PlannedCrate {
+    const c = this.plan.crates.find((x) => x.name === name);
+    if (!c) throw new Error(`crate ${name} is not in the plan`);
+    return c;
+  }
+
+  private output(c: PlannedCrate): string {
+    return path.join(this.outDir, `lib${c.lib}.so`);
+  }
+}
+
+/** Process main: reads {@link SupervisorOptions} and the fds from the launcher and runs a session. */
+export async function main(): Promise<number> {
+  const raw = process.env[SUPERVISOR_ENV];
+  if (!raw) throw new UserError('the supervisor is started by `hotgen dev`, not directly');
+  delete process.env[SUPERVISOR_ENV];
+  const opts = JSON.parse(raw) as SupervisorOptions;
+  const plan = await readPlan(opts.root);
+  const fds = opts.addresses.map((_, i) => 3 + i);
+  return new Session(opts, plan, fds).run();
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().then(
+    (code) => (process.exitCode = code),
+    (err) => {
+      const { text, exitCode } = formatError(err);
+      process.stderr.write(text + '\n');
+      process.exitCode = exitCode;
+    },
+  );
+}

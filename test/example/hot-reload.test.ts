@@ -1,0 +1,225 @@
+/**
+ * The example's side of the entry ABI, without the real loader: a tiny C host
+ * (mini-host.c) maps the example's dylibs, runs `hotgen_main` on a generation thread,
+ * and swaps crates after real edits and rebuilds, while real HTTP requests check that
+ * the answer changes, the state (request counter, open store) is kept, every reloaded
+ * module really unmaps (RTLD_NOLOAD), and the frozen core never does.
+ */
+import { spawn } from 'node:child_process';
+import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import http from 'node:http';
+import readline from 'node:readline';
+import { describe, expect, it } from 'vitest';
+import { run } from '../../common/exec.js';
+import { tempDir } from '../helpers/tree.js';
+import { skipUnless, tools } from '../helpers/tools.js';
+import { EXAMPLE_LIBS, applyHotSetup, copyExample, request } from './helpers.js';
+
+/** A running mini-host; `command` sends one line and resolves with its one-line answer. */
+async function startMiniHost(bin: string, env: NodeJS.ProcessEnv) {
+  const child = spawn(bin, [], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const lines = readline.createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const next = async () => {
+    const r = await lines.next();
+    if (r.done) throw new Error(`mini-host exited (${JSON.stringify(await exited)}); stderr:\n${stderr}`);
+    return r.value;
+  };
+  const addr = (await next()).replace(/^listening on /, '');
+  return {
+    addr,
+    exited,
+    stderr: () => stderr,
+    async command(line: string): Promise<string> {
+      child.stdin.write(`${line}\n`);
+      return next();
+    },
+    async [Symbol.asyncDispose]() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        await exited;
+      }
+    },
+  };
+}
+
+/** Builds the hot profile; returns the packages whose dylib was rebuilt (cargo's `fresh: false`). */
+async function buildHot(ws: string): Promise<string[]> {
+  const r = await run('cargo', ['+nightly', 'build', '--locked', '--profile', 'hot', '--message-format=json-render-diagnostics'], {
+    cwd: ws,
+  });
+  const rebuilt: string[] = [];
+  for (const line of r.stdout.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    const msg = JSON.parse(line);
+    if (msg.reason === 'compiler-artifact' && !msg.fresh && msg.target.crate_types.includes('dylib')) rebuilt.push(msg.target.name);
+  }
+  return rebuilt.sort();
+}
+
+/** Copies the example, applies the hot setup, builds it and the mini-host; returns paths. */
+async function prepare(ws: string): Promise<{ host: string; libdir: string }> {
+  await copyExample(ws);
+  await applyHotSetup(ws);
+  const host = path.join(ws, 'mini-host');
+  await run('clang', ['-O1', '-Wall', '-o', host, path.join(import.meta.dirname, 'mini-host.c'), '-ldl', '-lpthread']);
+  const libdir = (await run('rustc', ['+nightly', '--print', 'target-libdir'])).stdout.trim();
+  return { host, libdir };
+}
+
+describe.skipIf(skipUnless(tools.nightly(), tools.mold(), tools.clang()))('example server, reloaded in a minimal host', () => {
+  it('swaps api, then database, keeping the counter and the store; every unload verified', async () => {
+    await using ws = await tempDir('example-reload');
+    const { host, libdir } = await prepare(ws.path);
+    expect(await buildHot(ws.path)).toEqual([...EXAMPLE_LIBS].sort());
+
+    let gen = 0;
+    const snapshot = async (names: readonly string[]) => {
+      const dir = path.join(ws.path, '.hotgen', `gen-${++gen}`);
+      await mkdir(dir, { recursive: true });
+      for (const n of names) await cp(path.join(ws.path, 'target', 'hot', `lib${n}.so`), path.join(dir, `lib${n}.so`));
+      return (n: string) => path.join(dir, `lib${n}.so`);
+    };
+    await using h = await startMiniHost(host, {
+      ...process.env,
+      LD_LIBRARY_PATH: libdir,
+      HOTGEN_EXAMPLE_STORE: path.join(ws.path, 'data', 'store.log'),
+      HOTGEN_EXAMPLE_LOG: 'debug',
+    });
+    const loaded = new Map<string, string>();
+    const load = async (at: (n: string) => string, names: readonly string[]) => {
+      for (const n of names) {
+        expect(await h.command(`load ${at(n)} ${n === 'app_router' ? 'local' : 'global'}`)).toBe('ok');
+        loaded.set(n, at(n));
+      }
+    };
+    const unload = async (names: readonly string[]) => {
+      const answers = [];
+      for (const n of names) answers.push(`${n} ${await h.command(`unload ${loaded.get(n)}`)}`);
+      return answers;
+    };
+    const get = async (p: string) => (await request(h.addr, 'GET', p)).body;
+
+    // Generation 1: everything mapped bottom-up.
+    await load(await snapshot(EXAMPLE_LIBS), EXAMPLE_LIBS);
+    expect(await h.command('run 1')).toBe('ok');
+    expect(await get('/hello')).toBe('hello from api v1\n');
+    expect((await request(h.addr, 'PUT', '/kv/kept', { body: 'across reloads' })).status).toBe(201);
+    const before = Number(await get('/count'));
+
+    // Edit api: cargo rebuilds api and router; swap exactly those, top-down then bottom-up.
+    const apiSrc = path.join(ws.path, 'api', 'src', 'lib.rs');
+    await writeFile(apiSrc, (await readFile(apiSrc, 'utf8')).replace('hello from api v1', 'hello from api v2'));
+    const apiSet = ['app_api', 'app_router'];
+    expect(await buildHot(ws.path)).toEqual(apiSet);
+    const gen2 = await snapshot(apiSet);
+    expect(await h.command('stop')).toBe('stopped 0');
+    expect(await unload(['app_router', 'app_api'])).toEqual(['app_router unloaded', 'app_api unloaded']);
+    await load(gen2, apiSet);
+    expect(await h.command('run 2')).toBe('ok');
+    expect(await get('/hello')).toBe('hello from api v2\n');
+    expect(Number(await get('/count'))).toBe(before + 2);
+    expect(await get('/kv/kept')).toBe('across reloads');
+
+    // Edit database: database and everything above it are rebuilt and swapped; the
+    // store stays open (its data is a core type) and keeps serving.
+    const dbSrc = path.join(ws.path, 'database', 'src', 'lib.rs');
+    await writeFile(dbSrc, (await readFile(dbSrc, 'utf8')).replace('"database v1"', '"database v2"'));
+    const dbSet = ['app_api', 'app_database', 'app_router', 'app_service'];
+    expect(await buildHot(ws.path)).toEqual(dbSet);
+    const gen3 = await snapshot(dbSet);
+    expect(await h.command('stop')).toBe('stopped 0');
+    expect(await unload(['app_router', 'app_api', 'app_service', 'app_database'])).toEqual([
+      'app_router unloaded',
+      'app_api unloaded',
+      'app_service unloaded',
+      'app_database unloaded',
+    ]);
+    await load(gen3, ['app_database', 'app_service', 'app_api', 'app_router']);
+    expect(await h.command('run 3')).toBe('ok');
+    expect(await get('/version')).toBe('core v1, database v2, service v1, api v1, router v1\n');
+    expect(await get('/kv/kept')).toBe('across reloads');
+    expect((await request(h.addr, 'PUT', '/kv/new', { body: 'after the swap' })).status).toBe(201);
+
+    // Many more swaps of api+router (fresh snapshots of the same build), each after
+    // requests whose thread-local destructors must run before the unload.
+    for (let i = 4; i < 24; i++) {
+      const next = await snapshot(apiSet);
+      expect(await get('/hello')).toBe('hello from api v2\n');
+      expect(await h.command('stop')).toBe('stopped 0');
+      expect(await unload(['app_router', 'app_api'])).toEqual(['app_router unloaded', 'app_api unloaded']);
+      await load(next, apiSet);
+      expect(await h.command(`run ${i}`)).toBe('ok');
+    }
+    const stats = JSON.parse(await get('/stats'));
+    expect(stats).toMatchObject({ generation: 23, generations: 23, keys: 2 });
+    expect(h.stderr()).toMatch(/api handled \d+ requests on this thread/);
+
+    // Everything unloads top-down except the frozen core (-z nodelete).
+    expect(await h.command('stop')).toBe('stopped 0');
+    expect(await unload(['app_router', 'app_api', 'app_service', 'app_database', 'app_core'])).toEqual([
+      'app_router unloaded',
+      'app_api unloaded',
+      'app_service unloaded',
+      'app_database unloaded',
+      'app_core mapped',
+    ]);
+    void h.command('quit').catch(() => {});
+    expect(await h.exited).toEqual({ code: 0, signal: null });
+  });
+
+  it('drops no request of a continuous load across 15 swaps of api and router', async () => {
+    await using ws = await tempDir('example-load');
+    const { host, libdir } = await prepare(ws.path);
+    await buildHot(ws.path);
+    await using h = await startMiniHost(host, {
+      ...process.env,
+      LD_LIBRARY_PATH: libdir,
+      HOTGEN_EXAMPLE_STORE: path.join(ws.path, 'data', 'store.log'),
+    });
+    const lib = (n: string) => path.join(ws.path, 'target', 'hot', `lib${n}.so`);
+    for (const n of EXAMPLE_LIBS) expect(await h.command(`load ${lib(n)} ${n === 'app_router' ? 'local' : 'global'}`)).toBe('ok');
+    expect(await h.command('run 1')).toBe('ok');
+
+    // Two clients on fresh connections, two on kept-alive ones, each looping until told to stop.
+    let running = true;
+    const failures: string[] = [];
+    let answered = 0;
+    const client = async (agent?: http.Agent) => {
+      while (running) {
+        try {
+          const r = await request(h.addr, 'GET', '/hello', { agent });
+          if (r.status === 200 && r.body === 'hello from api v1\n') answered++;
+          else failures.push(`${r.status} ${r.body}`);
+        } catch (err) {
+          failures.push(String(err));
+        }
+      }
+    };
+    const agents = [new http.Agent({ keepAlive: true, maxSockets: 1 }), new http.Agent({ keepAlive: true, maxSockets: 1 })];
+    const clients = [client(), client(), client(agents[0]), client(agents[1])];
+    try {
+      for (let gen = 2; gen <= 16; gen++) {
+        const seen = answered;
+        while (answered < seen + 20 && failures.length === 0) await new Promise((r) => setTimeout(r, 5));
+        expect(await h.command('stop')).toBe('stopped 0');
+        expect(await h.command(`unload ${lib('app_router')}`)).toBe('unloaded');
+        expect(await h.command(`unload ${lib('app_api')}`)).toBe('unloaded');
+        expect(await h.command(`load ${lib('app_api')} global`)).toBe('ok');
+        expect(await h.command(`load ${lib('app_router')} local`)).toBe('ok');
+        expect(await h.command(`run ${gen}`)).toBe('ok');
+      }
+    } finally {
+      running = false;
+      await Promise.all(clients);
+      for (const a of agents) a.destroy();
+    }
+    expect(failures).toEqual([]);
+    expect(answered).toBeGreaterThan(15 * 20);
+  });
+});

@@ -1,0 +1,150 @@
+/**
+ * `hotgen env`: the Nix shell's environment for rustup users. The end-to-end case runs
+ * `eval "$(hotgen env)"` in sh, in a workspace whose path has a space, and builds the
+ * hot profile with it (the built CLI from `npx tsc -p .` is required).
+ */
+import { describe, it, expect } from 'vitest';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { run } from '../../common/exec.js';
+import { computeEnv, formatShell, LINKER_WRAPPER } from '../../generator/env.js';
+import { hostTriple, linkerEnvVar, parsePin, profileDir, resolveRustupToolchain, rustcMatchesPin, rustOverlayAttr, targetLibdir } from '../../generator/toolchain.js';
+import { skipUnless, tools } from '../helpers/tools.js';
+import { tempDir, writeTree } from '../helpers/tree.js';
+import { fixturePlan, fixtureTree, type FixtureOptions } from '../nix/fixtures.js';
+
+const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dist/cli/hotgen.js');
+const LINKER_VAR = linkerEnvVar(hostTriple());
+
+async function workspace(dir: string, o: FixtureOptions = {}): Promise<string> {
+  const root = path.join(dir, 'my workspace');
+  await writeTree(root, fixtureTree(root, o).tree);
+  return root;
+}
+
+/** Runs `script` in sh with `$HOTGEN` set to the built CLI; env without any hot variables. */
+function sh(cwd: string, script: string, extra: NodeJS.ProcessEnv = {}) {
+  const env: NodeJS.ProcessEnv = { ...process.env, HOTGEN: `${process.execPath} ${CLI}`, NO_COLOR: '1', ...extra };
+  for (const k of ['RUSTUP_TOOLCHAIN', 'RUSTC_BOOTSTRAP', LINKER_VAR]) delete env[k];
+  return run('sh', ['-c', script], { cwd, env, allowFailure: true, timeoutMs: 300_000 });
+}
+
+describe.skipIf(skipUnless(tools.nightly(), tools.mold(), tools.clang()))('hotgen env', () => {
+  it('computes the toolchain, libstd dir, profile dir and a clang+mold linker wrapper', async () => {
+    await using tmp = await tempDir('env');
+    const root = await workspace(tmp.path);
+    const env = await computeEnv(root, fixturePlan(), { targetDir: path.join(root, 'target') });
+    const resolved = await resolveRustupToolchain('nightly-2026-05-19');
+    expect(env.vars.RUSTUP_TOOLCHAIN).toBe(resolved.name);
+    expect(env.ldLibraryPath[0]).toBe(await targetLibdir(resolved.name));
+    expect(readdirSync(env.ldLibraryPath[0]!).some((f) => /^libstd-\w+\.so$/.test(f))).toBe(true);
+    expect(env.ldLibraryPath[1]).toBe(path.join(root, 'target', 'hot'));
+    const wrapper = path.join(root, LINKER_WRAPPER);
+    expect(env.vars[LINKER_VAR]).toBe(wrapper);
+    expect(statSync(wrapper).mode & 0o111).toBe(0o111);
+    expect(await readFile(wrapper, 'utf8')).toMatch(/^exec \S*clang --ld-path=\S*ld\.mold "\$@"$/m);
+    expect(env.vars.RUSTC_BOOTSTRAP).toBeUndefined();
+  });
+
+  it('stable sets RUSTC_BOOTSTRAP=1; linker default writes no wrapper and sets no linker variable', async () => {
+    await using tmp = await tempDir('env');
+    const root = await workspace(tmp.path, { channel: 'stable', toolchain: '1.95.0', linker: 'default' });
+    const env = await computeEnv(root, fixturePlan({ channel: 'stable', toolchain: '1.95.0', linker: 'default' }));
+    expect(env.vars.RUSTC_BOOTSTRAP).toBe('1');
+    expect(env.vars[LINKER_VAR]).toBeUndefined();
+    expect(existsSync(path.join(root, LINKER_WRAPPER))).toBe(false);
+  });
+
+  it('quotes paths with spaces so the output evaluates in sh', async () => {
+    await using tmp = await tempDir('env');
+    const root = await workspace(tmp.path);
+    const envFile = path.join(tmp.path, 'env.sh');
+    await writeFile(envFile, formatShell(await computeEnv(root, fixturePlan())));
+    const r = await sh(root, `eval "$(cat "$ENV_FILE")"; printf '%s\\n' "$LD_LIBRARY_PATH" "$${LINKER_VAR}"`, {
+      LD_LIBRARY_PATH: '/keep/me',
+      ENV_FILE: envFile,
+    });
+    const [ld, linker] = r.stdout.split('\n');
+    expect(ld!.split(':').slice(1)).toEqual([path.join(root, 'target', 'hot'), '/keep/me']);
+    expect(linker).toBe(path.join(root, LINKER_WRAPPER));
+  });
+
+  it.skipIf(!existsSync(CLI) && skipUnless(`${CLI} missing (run npx tsc -p .)`))(
+    'eval "$(hotgen env)" lets cargo build the hot profile and the loader find every library',
+    async () => {
+      await using tmp = await tempDir('env');
+      const root = await workspace(tmp.path);
+      const r = await sh(root, 'eval "$($HOTGEN env)" && cargo build --profile hot --offline -q && ldd target/hot/libapp.so && cat "$' + LINKER_VAR + '"', {
+        LD_LIBRARY_PATH: '',
+      });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/libstd-\w+\.so => \S+\/lib\/rustlib\/\S+\/lib\/libstd-/);
+      expect(r.stdout).toContain(`libbase.so => ${path.join(root, 'target', 'hot', 'libbase.so')}`);
+      expect(r.stdout).not.toContain('not found');
+      expect(r.stdout).toMatch(/--ld-path=\S*ld\.mold/);
+      const comment = await run('readelf', ['-p', '.comment', path.join(root, 'target', 'hot', 'libapp.so')]);
+      expect(comment.stdout).toMatch(/mold/);
+    },
+  );
+
+  it.skipIf(!existsSync(CLI) && skipUnless(`${CLI} missing (run npx tsc -p .)`))('--json prints one object with the full values', async () => {
+    await using tmp = await tempDir('env');
+    const root = await workspace(tmp.path);
+    const r = await sh(path.join(root, 'app', 'src'), '$HOTGEN env --json', { LD_LIBRARY_PATH: '/keep/me' });
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    const ev = JSON.parse(lines[0]!);
+    expect(ev.event).toBe('env');
+    expect(ev.root).toBe(root);
+    const ld: string[] = ev.env.LD_LIBRARY_PATH.split(':');
+    expect(ld[0]).toBe(await targetLibdir(ev.env.RUSTUP_TOOLCHAIN));
+    expect(ld.slice(1)).toEqual([path.join(root, 'target', 'hot'), '/keep/me']);
+  });
+
+  it.skipIf(!existsSync(CLI) && skipUnless(`${CLI} missing (run npx tsc -p .)`))('a pin that is not installed is a one-line error with the install command', async () => {
+    await using tmp = await tempDir('env');
+    const root = await workspace(tmp.path, { toolchain: 'nightly-2001-02-03' });
+    const r = await sh(root, '$HOTGEN env');
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/^hotgen: hotgen\.yaml: the pinned toolchain nightly-2001-02-03 is not installed\n\s+Install it: rustup toolchain install nightly-2001-02-03/);
+  });
+});
+
+describe('toolchain facts', () => {
+  it('maps Node arches to Rust triples and Cargo linker variables', () => {
+    expect(hostTriple('x64')).toBe('x86_64-unknown-linux-gnu');
+    expect(hostTriple('arm64')).toBe('aarch64-unknown-linux-gnu');
+    expect(() => hostTriple('ia32')).toThrow(/unsupported CPU architecture `ia32`/);
+    expect(linkerEnvVar('aarch64-unknown-linux-gnu')).toBe('CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER');
+  });
+
+  it('names profile output dirs as Cargo does', () => {
+    expect(['dev', 'test', 'release', 'bench', 'hot'].map(profileDir)).toEqual(['debug', 'debug', 'release', 'release', 'hot']);
+  });
+
+  it('parses pins and gives the rust-overlay attribute', () => {
+    expect(rustOverlayAttr(parsePin('nightly-2026-05-19'))).toBe('rust-bin.nightly."2026-05-19".default');
+    expect(rustOverlayAttr(parsePin('1.95.0'))).toBe('rust-bin.stable."1.95.0".default');
+    expect(rustOverlayAttr(parsePin('nightly'))).toBe('rust-bin.nightly.latest.default');
+    expect(parsePin('nightly-2026-05-19-x86_64-unknown-linux-gnu').date).toBe('2026-05-19');
+    expect(() => parsePin('my-toolchain')).toThrow(/unsupported toolchain/);
+  });
+
+  it('matches rustc builds to pins', () => {
+    const nightly = { version: 'rustc 1.97.0-nightly (e50aa6fba 2026-05-19)', commitDate: '2026-05-19' };
+    const stable = { version: 'rustc 1.95.0 (59807616e 2026-04-14)', commitDate: '2026-04-14' };
+    expect(rustcMatchesPin(parsePin('nightly-2026-05-19'), nightly)).toBe(true);
+    expect(rustcMatchesPin(parsePin('nightly-2026-05-20'), nightly)).toBe(true); // built from the previous day's commits
+    expect(rustcMatchesPin(parsePin('nightly-2026-05-21'), nightly)).toBe(false);
+    expect(rustcMatchesPin(parsePin('nightly-2026-05-19'), stable)).toBe(false);
+    expect(rustcMatchesPin(parsePin('1.95.0'), stable)).toBe(true);
+    expect(rustcMatchesPin(parsePin('1.95'), stable)).toBe(true);
+    expect(rustcMatchesPin(parsePin('1.9'), stable)).toBe(false);
+    expect(rustcMatchesPin(parsePin('1.95.0'), nightly)).toBe(false);
+    expect(rustcMatchesPin(parsePin('stable'), stable)).toBe(true);
+  });
+});
