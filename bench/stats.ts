@@ -105,6 +105,8 @@ export interface Figure {
   baseline?: Summary & { label: string };
   goal?: Goal;
   note?: string;
+  /** Parameters of the case, for charts (e.g. `{modules: 51, reloadSet: 15}`). */
+  params?: Record<string, number>;
 }
 
 function fmt(v: number, unit: Figure['unit']): string {

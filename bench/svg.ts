@@ -15,9 +15,9 @@ export interface Series {
   points: { x: number; y: number }[];
 }
 
-const W = 640;
+const W = 720;
 const H = 360;
-const M = { top: 40, right: 150, bottom: 50, left: 70 };
+const M = { top: 40, right: 200, bottom: 50, left: 70 };
 const COLORS = ['#d95f02', '#1b9e77', '#7570b3', '#e7298a', '#66a61e', '#e6ab02'];
 
 /** Escapes text for SVG/XML content and attributes. */

@@ -4,6 +4,8 @@
  * own stop/unload/load breakdown; interleaved with the floor (bare dlopen/dlclose of
  * the same files in the same order). Also the host's RSS across many reload cycles.
  */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import type { FromHost } from '../loader/protocol.js';
 import { spawnHostWithListener, httpGet, type BenchHost } from './host-driver.js';
 import { runFloor } from './floor.js';
@@ -138,6 +140,8 @@ export interface MemoryMeasure {
   modules: number;
   reloadSet: number;
   rss: { cycles: number; bytes: number }[];
+  /** Distinct module files mapped in the host at the end (/proc/<pid>/maps); equal to `modules` when no old library leaked. */
+  mappedModules: number;
 }
 
 /** Reloads at `pos` up to max(checkpoints) times, reading VmRSS after each checkpoint. */
@@ -154,5 +158,8 @@ export async function measureMemory(ws: HotWorkspace, pos: Position, checkpoints
       rss.push({ cycles: c, bytes: await s.host.rssBytes() });
     }
   }
-  return { pos, modules: ws.modules.length, reloadSet: s.reloadSet.length, rss };
+  const maps = await readFile(`/proc/${s.host.pid}/maps`, 'utf8');
+  const statesDir = path.dirname(stateOf(ws, 'v1').dir);
+  const mapped = new Set(maps.split('\n').map((l) => l.trim().split(/\s+/).slice(5).join(' ')).filter((f) => f.startsWith(statesDir)));
+  return { pos, modules: ws.modules.length, reloadSet: s.reloadSet.length, rss, mappedModules: mapped.size };
 }

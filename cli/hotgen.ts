@@ -20,6 +20,7 @@ const COMMANDS: Record<string, () => Promise<{ default: CommandSpec }>> = {
   dev: () => import('./dev.js'),
   reload: () => import('./reload.js'),
   demo: () => import('./demo.js'),
+  ci: () => import('./ci.js'),
 };
 
 const GLOBAL_OPTIONS = {

@@ -164,6 +164,7 @@ function entryNote(entry: string, libPath: string, profile: string): string {
     `Entry crate \`${entry}\`: add to ${libPath}:`,
     '',
     '  #[cfg(hotgen)]',
+    '  #[rustfmt::skip] // the file exists only after `hotgen init`',
     '  mod hotgen_entry;',
     '',
     '  /// Serve until `ctx.wait_stop(..)` says stop, join every thread you started, return 0.',

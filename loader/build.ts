@@ -5,6 +5,7 @@
  */
 import path from 'node:path';
 import { run } from '../common/exec.js';
+import { resolveRustupToolchain } from '../generator/toolchain.js';
 import { InternalError, UserError } from '../common/errors.js';
 import type { HotPlan, PlannedCrate } from '../common/types.js';
 
@@ -102,9 +103,10 @@ export interface Toolchain {
 }
 
 /**
- * Finds how to run the plan's toolchain in `root`: `cargo +<toolchain>` when rustup
- * knows it (`HOTGEN_TOOLCHAIN` overrides the plan's toolchain), else plain `cargo` (a
- * Nix shell, or rustup reading rust-toolchain.toml).
+ * Finds how to run the plan's toolchain in `root`: `cargo +<name>` when rustup has the
+ * pin or the same build under its channel name (`resolveRustupToolchain`, shared with
+ * `hotgen env`; `HOTGEN_TOOLCHAIN` overrides the plan's toolchain), else plain `cargo`
+ * (a Nix shell, or rustup reading rust-toolchain.toml).
  * @throws UserError when neither cargo works or `rustc --print target-libdir` fails.
  */
 export async function resolveToolchain(plan: HotPlan, root: string): Promise<Toolchain> {
@@ -113,10 +115,8 @@ export async function resolveToolchain(plan: HotPlan, root: string): Promise<Too
   let plus: string[] = [];
   const wanted = process.env.HOTGEN_TOOLCHAIN || plan.toolchain;
   if (wanted) {
-    const probe = await run('cargo', [`+${wanted}`, '--version'], { cwd: root, env, allowFailure: true, timeoutMs: 30_000 }).catch(
-      () => undefined,
-    );
-    if (probe?.code === 0) plus = [`+${wanted}`];
+    const found = await resolveRustupToolchain(wanted);
+    if (found.match !== 'missing') plus = [`+${found.name}`];
   }
   const ctx = 'finding the Rust toolchain';
   const lib = await run('rustc', [...plus, '--print', 'target-libdir'], { cwd: root, env, context: ctx, timeoutMs: 60_000 });

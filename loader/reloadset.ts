@@ -62,3 +62,62 @@ export function decideReload(crates: readonly PlannedCrate[], loaded: ReadonlySe
 export function moduleCrates(crates: readonly PlannedCrate[]): PlannedCrate[] {
   return crates.filter((c) => isModuleRole(c.role));
 }
+
+/** What to do after the host failed (crashed, or its generation ended with an error). */
+export type RecoveryStep =
+  /** Restart after `delayMs`; on the set before the last swap when `rollback`. */
+  | { kind: 'restart'; delayMs: number; rollback: boolean }
+  /** Stop restarting until the next build+reload cycle. */
+  | { kind: 'wait'; failures: number };
+
+/** Limits of {@link RestartPolicy}, ms and counts. */
+export interface RestartLimits {
+  /** Failures older than this are forgotten (default 30 000 ms). */
+  windowMs: number;
+  /** A failure within this long of a spawn (or of a swap) is "quick" (default 2 000 ms). */
+  quickMs: number;
+  /** This many quick-after-spawn failures in a row → wait (default 5). */
+  maxQuick: number;
+}
+
+/**
+ * When and how to restart a failed host (pure; times are Date.now() values in ms):
+ * - the first failure within the window restarts at once, later ones after 250 ms,
+ *   doubling, at most 5 s;
+ * - when the newest set (the one swapped in last) failed twice, each within `quickMs`
+ *   of its swap or its host's spawn, the restart rolls back to the set before (once);
+ * - `maxQuick` failures in a row, each within `quickMs` of its host's spawn: wait for a change.
+ */
+export class RestartPolicy {
+  private failures: { at: number; quick: boolean }[] = [];
+  private swappedAt = -Infinity;
+  private strikes = 0;
+  constructor(readonly limits: RestartLimits = { windowMs: 30_000, quickMs: 2_000, maxQuick: 5 }) {}
+
+  /** A new set of modules started running at `now`. */
+  swapped(now: number): void {
+    this.swappedAt = now;
+    this.strikes = 0;
+  }
+
+  /** The host spawned at `spawnedAt` failed at `now`. */
+  failed(now: number, spawnedAt: number): void {
+    const { quickMs, windowMs, maxQuick } = this.limits;
+    this.strikes = now - Math.max(spawnedAt, this.swappedAt) < quickMs ? this.strikes + 1 : 0;
+    this.failures.push({ at: now, quick: now - spawnedAt < quickMs });
+    this.failures = this.failures.filter((f) => now - f.at < windowMs).slice(-maxQuick);
+  }
+
+  /** The step after the failures so far; `canRollback` says whether a previous set exists. */
+  next(now: number, canRollback: boolean): RecoveryStep {
+    const recent = this.failures.filter((f) => now - f.at < this.limits.windowMs);
+    if (recent.length >= this.limits.maxQuick && recent.every((f) => f.quick)) {
+      this.failures = [];
+      return { kind: 'wait', failures: recent.length };
+    }
+    const delayMs = recent.length <= 1 ? 0 : Math.min(250 * 2 ** (recent.length - 2), 5000);
+    const rollback = canRollback && this.strikes >= 2;
+    if (rollback) this.strikes = 0;
+    return { kind: 'restart', delayMs, rollback };
+  }
+}

@@ -15,7 +15,7 @@ import { CycleQueue, cargoBuild, profileDir, resolveToolchain, type Toolchain } 
 import { attachTerminal, startControlServer, type ControlResponse, type SessionStatus } from './control.js';
 import { HostExit, HostProcess, SUPERVISOR_ENV } from './launcher.js';
 import { readPlan } from '../generator/plan.js';
-import { decideReload, moduleCrates } from './reloadset.js';
+import { RestartPolicy, decideReload, moduleCrates } from './reloadset.js';
 import { reportEvent, reportLine, reportOk, type ReloadReport } from './report.js';
 import { SnapshotStore, fileState, type Snapshot } from './snapshot.js';
 import { outputPaths, sourcePaths, watchPaths, type Watcher } from './watch.js';
@@ -34,13 +34,6 @@ export interface SupervisorOptions {
   addresses: string[];
 }
 
-/** Failures (crash, generation ending with an error) remembered for the restart backoff, ms. */
-const CRASH_WINDOW_MS = 30_000;
-/** A host that fails within this long after its spawn counts as a quick failure, ms. */
-const QUICK_FAILURE_MS = 2_000;
-/** This many quick failures in a row stop the automatic restarts until the next cycle. */
-const MAX_QUICK_FAILURES = 5;
-
 /** A reload that the host refused because the new modules are unusable, or a host that died. */
 class CycleFault extends Error {}
 
@@ -54,14 +47,10 @@ export class Session {
   private host?: HostProcess;
   /** The last good set: snapshots the running host maps (or would map after a crash). */
   private loaded = new Map<string, Snapshot>();
-  /** The set before the last swap, kept mapped-able for a rollback when the new set crashes at once. */
+  /** The set before the last swap (its snapshots are kept), for a rollback when the new set keeps crashing. */
   private previous?: Map<string, Snapshot>;
-  /** Date.now() when the current set was swapped in (reload or start on a new set). */
-  private swappedAt = 0;
-  /** Failures of the current set, each within {@link QUICK_FAILURE_MS} of its swap or its host's spawn. */
-  private strikes = 0;
+  private readonly policy = new RestartPolicy();
   private generation = 0;
-  private failures: { at: number; quick: boolean }[] = [];
   private lastReport?: ReloadReport;
   private section: Promise<unknown> = Promise.resolve();
   private readonly queue = new CycleQueue(() => this.cycle());
@@ -87,6 +76,8 @@ export class Session {
     const { root } = this.opts;
     this.tc = await resolveToolchain(this.plan, root);
     this.outDir = path.join(this.tc.targetDir, profileDir(this.plan.profile));
+    this.out.debug(`hotgen dev: cargo ${this.tc.plus.join(' ') || '(toolchain from rust-toolchain.toml or PATH)'}; libstd in ${this.tc.libstdDir}; dylibs from ${this.outDir}`);
+    if (this.opts.addresses.length === 0) this.out.warn('hotgen.yaml has no `listen:` address: the app gets no listening socket');
     await using _control = await startControlServer(root, { reload: () => this.requestReload(), status: () => this.status() });
     await this.store.clear();
     using _term = attachTerminal({ reload: () => void this.requestReload(), quit: () => void this.stop() });
@@ -157,7 +148,7 @@ export class Session {
     // A save that lands while cargo runs may or may not be in this build: build again.
     for (let round = 0; this.opts.build; round++) {
       const started = performance.now();
-      const b = await cargoBuild({ root: this.opts.root, plan: this.plan, toolchain: this.tc, color: !this.opts.json && this.out.color });
+      const b = await cargoBuild({ root: this.opts.root, plan: this.plan, toolchain: this.tc, color: Boolean(process.stderr.isTTY) && !process.env.NO_COLOR });
       buildMs = (buildMs ?? 0) + b.buildMs;
       for (const n of b.rebuilt) rebuilt.add(n);
       if (this.lastChangeAt > started && round < 2) continue;
@@ -199,16 +190,23 @@ export class Session {
       host.send({ type: 'reload', generation, unload, load: this.specs(fresh) });
       answer = await host.next(['reloaded', 'restart-needed'], this.plan.stopTimeoutMs + 60_000);
     } catch (err) {
-      if (!(err instanceof HostExit)) throw err;
-      this.crashed(host, err);
+      // The host died mid-swap, or hangs (a timeout): either way back to the last good build.
+      let what: string;
+      if (err instanceof HostExit) {
+        this.crashed(host, err);
+        what = `the host died during the reload (${err.how})`;
+      } else {
+        host.kill();
+        what = (err as Error).message;
+      }
       const back = await this.restartWith([...this.loaded.values()], 'recovering', buildMs).catch((e: Error) => e);
       const how = back instanceof Error ? `and could not restart: ${back.message}` : 'restarted from the last good build';
-      return { kind: 'error', message: `the host died during the reload (${err.how}); ${how}`, buildMs };
+      return { kind: 'error', message: `${what}; ${how}`, buildMs };
     }
     if (answer.type === 'reloaded') {
       this.generation = generation;
       this.previous = new Map(this.loaded);
-      this.swapped();
+      this.policy.swapped(Date.now());
       for (const s of fresh) this.loaded.set(s.name, s);
       await this.prune([]);
       return { kind: 'reload', generation, modules: answer.loaded, unloaded: answer.unloaded, swapMs: answer.timings.totalMs, buildMs, timings: answer.timings };
@@ -273,7 +271,7 @@ export class Session {
     const current = [...this.loaded.values()];
     const same = current.length === mods.length && current.every((s, i) => s.path === mods[i].path);
     if (!same && current.length > 0) this.previous = this.loaded;
-    if (!same) this.swapped();
+    if (!same) this.policy.swapped(Date.now());
     this.loaded = new Map(mods.map((s) => [s.name, s]));
     await this.prune(mods.map((s) => s.path));
   }
@@ -286,7 +284,7 @@ export class Session {
         void this.stop();
       } else {
         this.out.emit({ event: 'generation-exit', ...m }, `generation ${m.generation} ended with code ${m.code}${m.code === 101 ? ' (a panic)' : ''}`);
-        this.noteFailure(host);
+        this.policy.failed(Date.now(), host.spawnedAt);
         void this.recover(host, `generation ${m.generation} ended with code ${m.code}`);
       }
     } else if (m.type === 'restart-needed' && host === this.host) void this.recover(host, m.reason);
@@ -302,49 +300,27 @@ export class Session {
   }
 
   private crashed(host: HostProcess, e: HostExit): void {
-    this.noteFailure(host);
+    this.policy.failed(Date.now(), host.spawnedAt);
     this.out.emit({ event: 'crash', pid: host.pid, code: e.code, signal: e.signal, stderr: e.tail }, `host ${e.how}${e.tail ? '; last lines of its stderr:\n' + e.tail.replace(/^/gm, '  ') : ''}`);
-  }
-
-  private swapped(): void {
-    this.swappedAt = Date.now();
-    this.strikes = 0;
-  }
-
-  private noteFailure(host: HostProcess): void {
-    const now = Date.now();
-    const quick = now - Math.max(host.spawnedAt, this.swappedAt) < QUICK_FAILURE_MS;
-    this.strikes = quick ? this.strikes + 1 : 0;
-    this.failures.push({ at: now, quick: now - host.spawnedAt < QUICK_FAILURE_MS });
-    this.failures = this.failures.filter((f) => now - f.at < CRASH_WINDOW_MS).slice(-MAX_QUICK_FAILURES);
   }
 
   private recover(host: HostProcess, reason: string): Promise<void> {
     return this.exclusive(() => this.recoverNow(host, reason));
   }
 
-  /**
-   * Restarts a dead or failed host from the last good build: at once after a first
-   * failure, then with a growing delay (250 ms doubling) while failures repeat within
-   * 30 s. When the newest set failed twice, each time within 2 s of being swapped in or
-   * of its host's spawn, the host restarts on the set before the swap (a rollback, once).
-   * After 5 failures in a row within 2 s of a spawn, waits for the next cycle. Call inside a section.
-   */
+  /** Restarts a dead or failed host as {@link RestartPolicy} says. Call inside a section. */
   private async recoverNow(host: HostProcess, reason: string): Promise<void> {
     if (host !== this.host || this.quitting) return;
-    const recent = this.failures.filter((f) => Date.now() - f.at < CRASH_WINDOW_MS);
-    if (recent.length >= MAX_QUICK_FAILURES && recent.every((f) => f.quick)) {
+    const step = this.policy.next(Date.now(), this.previous !== undefined);
+    if (step.kind === 'wait') {
       host.kill();
       this.host = undefined;
-      this.failures = [];
-      this.out.warn(`the host failed ${recent.length} times right after starting; waiting for a change (save a file, CTRL+C or \`hotgen reload\`)`);
+      this.out.warn(`the host failed ${step.failures} times right after starting; waiting for a change (save a file, CTRL+C or \`hotgen reload\`)`);
       return;
     }
-    const delay = recent.length <= 1 ? 0 : Math.min(250 * 2 ** (recent.length - 2), 5000);
-    if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+    if (step.delayMs > 0) await new Promise((r) => setTimeout(r, step.delayMs));
     if (host !== this.host || this.quitting) return;
-    // The newest set failed twice, each time right after it started: it is the likely cause.
-    const back = this.strikes >= 2 ? this.previous : undefined;
+    const back = step.rollback ? this.previous : undefined;
     let r: ReloadReport;
     try {
       if (back) {
@@ -424,10 +400,12 @@ export async function main(): Promise<number> {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const json = /"json":true/.test(process.env[SUPERVISOR_ENV] ?? '');
   main().then(
     (code) => (process.exitCode = code),
     (err) => {
       const { text, exitCode } = formatError(err);
+      if (json) process.stdout.write(JSON.stringify({ event: 'error', exitCode, message: text }) + '\n');
       process.stderr.write(text + '\n');
       process.exitCode = exitCode;
     },

@@ -1,37 +1,38 @@
 /**
- * Helpers for the example server's tests (and for anyone who needs the example running):
- * copying it, building it, starting the static binary, plain HTTP over 127.0.0.1, and
- * the by-hand hot setup that `hotgen init` automates.
+ * Helpers for the example servers' tests (and for anyone who needs an example running):
+ * copying, building, starting the static binary, plain HTTP over 127.0.0.1.
+ * The hot-profile side is in hot.ts.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cp, readFile, writeFile } from 'node:fs/promises';
+import { cp } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
-import { Handlebars } from '../../common/deps.js';
 import { run } from '../../common/exec.js';
 
 /** Absolute path of the example workspace in this repository. */
 export const EXAMPLE_DIR = path.resolve(import.meta.dirname, '../../examples/server');
 
+/** Absolute path of the tokio example (needs Debian's librust-tokio-dev sources). */
+export const TOKIO_EXAMPLE_DIR = path.resolve(import.meta.dirname, '../../examples/tokio-server');
+
 /** Library crates of the example, bottom-up (the order a loader maps them in). */
 export const EXAMPLE_LIBS = ['app_core', 'app_database', 'app_service', 'app_api', 'app_router'] as const;
 
-/** Copies the example workspace (without `target/` and `data/`) to `dest`. */
-export async function copyExample(dest: string): Promise<void> {
-  await cp(EXAMPLE_DIR, dest, {
+/** Copies an example workspace (default: examples/server; without `target/` and `data/`) to `dest`. */
+export async function copyExample(dest: string, from = EXAMPLE_DIR): Promise<void> {
+  await cp(from, dest, {
     recursive: true,
     filter: (src) => !['target', 'data', '.hotgen'].includes(path.basename(src)),
   });
 }
 
 /**
- * `cargo build --locked` of the example with its own target dir; returns the static
- * binary's path. Throws CommandError when the build fails.
+ * `cargo build --locked` of an example (default: examples/server) with its own target
+ * dir; returns the path of its binary `bin`. Throws CommandError when the build fails.
  */
-export async function buildStatic(targetDir: string, toolchain?: string): Promise<string> {
-  const args = [...(toolchain ? [`+${toolchain}`] : []), 'build', '--locked', '--target-dir', targetDir];
-  await run('cargo', args, { cwd: EXAMPLE_DIR, context: 'building the example server' });
-  return path.join(targetDir, 'debug', 'app_server');
+export async function buildStatic(targetDir: string, example = EXAMPLE_DIR, bin = 'app_server'): Promise<string> {
+  await run('cargo', ['build', '--locked', '--target-dir', targetDir], { cwd: example, context: `building ${example}` });
+  return path.join(targetDir, 'debug', bin);
 }
 
 /** A running static server; `await using` kills it (SIGKILL) if it still runs. */
@@ -134,34 +135,4 @@ export function request(
 export function splitAddr(addr: string): [string, number] {
   const i = addr.lastIndexOf(':');
   return [addr.slice(0, i), Number(addr.slice(i + 1))];
-}
-
-/** The flags the hot profile gives every crate (what `hotgen init` writes for mold). */
-export const HOT_RUSTFLAGS = ['--cfg', 'hotgen', '--check-cfg', 'cfg(hotgen)', '-C', 'prefer-dynamic', '-C', 'link-arg=-fuse-ld=mold'];
-
-/**
- * The by-hand hot setup of a copy of the example at `dir` (what `hotgen init` automates):
- * `profile-rustflags` first in the root manifest, a `hot` profile, `-z nodelete` for
- * `app_core`, `crate-type = ["rlib", "dylib"]` for every library, and the rendered entry
- * shim in `router/src/hotgen_entry.rs`. Plain text edits: only for this known layout.
- */
-export async function applyHotSetup(dir: string): Promise<void> {
-  const flags = (extra: string[]) => `[${[...HOT_RUSTFLAGS, ...extra].map((f) => JSON.stringify(f)).join(', ')}]`;
-  const root = path.join(dir, 'Cargo.toml');
-  await writeFile(
-    root,
-    `cargo-features = ["profile-rustflags"]\n\n${await readFile(root, 'utf8')}\n` +
-      `[profile.hot]\ninherits = "dev"\nrustflags = ${flags([])}\n\n` +
-      `[profile.hot.package.app_core]\nrustflags = ${flags(['-C', 'link-arg=-Wl,-z,nodelete'])}\n`,
-  );
-  for (const crate of ['core', 'database', 'service', 'api', 'router']) {
-    const manifest = path.join(dir, crate, 'Cargo.toml');
-    const text = await readFile(manifest, 'utf8');
-    const edited = text.replace('path = "src/lib.rs"\n', 'path = "src/lib.rs"\ncrate-type = ["rlib", "dylib"]\n');
-    if (edited === text) throw new Error(`${manifest}: no [lib] path line to extend`);
-    await writeFile(manifest, edited);
-  }
-  const template = await readFile(path.resolve(import.meta.dirname, '../../templates/hotgen_entry.rs.hbs'), 'utf8');
-  const shim = Handlebars.compile(template, { noEscape: true })({ libPath: 'router/src/lib.rs', profile: 'hot' });
-  await writeFile(path.join(dir, 'router', 'src', 'hotgen_entry.rs'), shim);
 }

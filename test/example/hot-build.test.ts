@@ -9,7 +9,8 @@ import { describe, expect, it } from 'vitest';
 import { run } from '../../common/exec.js';
 import { tempDir } from '../helpers/tree.js';
 import { skipUnless, tools } from '../helpers/tools.js';
-import { EXAMPLE_LIBS, applyHotSetup, copyExample } from './helpers.js';
+import { EXAMPLE_LIBS, copyExample } from './helpers.js';
+import { applyHotSetup } from './hot.js';
 
 describe.skipIf(skipUnless(tools.nightly(), tools.mold(), tools.readelf()))('example server, hot profile', () => {
   it('builds every library as a dylib with the entry ABI and a nodelete core', async () => {

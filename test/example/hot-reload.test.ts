@@ -5,71 +5,20 @@
  * the answer changes, the state (request counter, open store) is kept, every reloaded
  * module really unmaps (RTLD_NOLOAD), and the frozen core never does.
  */
-import { spawn } from 'node:child_process';
 import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import http from 'node:http';
-import readline from 'node:readline';
 import { describe, expect, it } from 'vitest';
-import { run } from '../../common/exec.js';
 import { tempDir } from '../helpers/tree.js';
 import { skipUnless, tools } from '../helpers/tools.js';
-import { EXAMPLE_LIBS, applyHotSetup, copyExample, request } from './helpers.js';
-
-/** A running mini-host; `command` sends one line and resolves with its one-line answer. */
-async function startMiniHost(bin: string, env: NodeJS.ProcessEnv) {
-  const child = spawn(bin, [], { env, stdio: ['pipe', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('exit', (code, signal) => resolve({ code, signal })),
-  );
-  const lines = readline.createInterface({ input: child.stdout })[Symbol.asyncIterator]();
-  const next = async () => {
-    const r = await lines.next();
-    if (r.done) throw new Error(`mini-host exited (${JSON.stringify(await exited)}); stderr:\n${stderr}`);
-    return r.value;
-  };
-  const addr = (await next()).replace(/^listening on /, '');
-  return {
-    addr,
-    exited,
-    stderr: () => stderr,
-    async command(line: string): Promise<string> {
-      child.stdin.write(`${line}\n`);
-      return next();
-    },
-    async [Symbol.asyncDispose]() {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGKILL');
-        await exited;
-      }
-    },
-  };
-}
-
-/** Builds the hot profile; returns the packages whose dylib was rebuilt (cargo's `fresh: false`). */
-async function buildHot(ws: string): Promise<string[]> {
-  const r = await run('cargo', ['+nightly', 'build', '--locked', '--profile', 'hot', '--message-format=json-render-diagnostics'], {
-    cwd: ws,
-  });
-  const rebuilt: string[] = [];
-  for (const line of r.stdout.split('\n')) {
-    if (!line.startsWith('{')) continue;
-    const msg = JSON.parse(line);
-    if (msg.reason === 'compiler-artifact' && !msg.fresh && msg.target.crate_types.includes('dylib')) rebuilt.push(msg.target.name);
-  }
-  return rebuilt.sort();
-}
+import { EXAMPLE_LIBS, copyExample, request } from './helpers.js';
+import { applyHotSetup, buildHot, buildMiniHost, nightlyLibdir, startMiniHost } from './hot.js';
 
 /** Copies the example, applies the hot setup, builds it and the mini-host; returns paths. */
 async function prepare(ws: string): Promise<{ host: string; libdir: string }> {
   await copyExample(ws);
   await applyHotSetup(ws);
-  const host = path.join(ws, 'mini-host');
-  await run('clang', ['-O1', '-Wall', '-o', host, path.join(import.meta.dirname, 'mini-host.c'), '-ldl', '-lpthread']);
-  const libdir = (await run('rustc', ['+nightly', '--print', 'target-libdir'])).stdout.trim();
-  return { host, libdir };
+  return { host: await buildMiniHost(path.join(ws, 'mini-host')), libdir: await nightlyLibdir() };
 }
 
 describe.skipIf(skipUnless(tools.nightly(), tools.mold(), tools.clang()))('example server, reloaded in a minimal host', () => {

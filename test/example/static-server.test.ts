@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../common/exec.js';
 import { tempDir } from '../helpers/tree.js';
 import { skipUnless, tools } from '../helpers/tools.js';
-import { EXAMPLE_DIR, buildStatic, request, startServer } from './helpers.js';
+import { EXAMPLE_DIR, buildStatic, request, splitAddr, startServer } from './helpers.js';
 
 describe.skipIf(skipUnless(tools.cargo()))('example server, static binary', () => {
   let target: { path: string } & AsyncDisposable;
@@ -172,7 +172,7 @@ function inheritable(server: net.Server): unknown {
 
 /** Writes `raw` on a new connection and returns everything read until the server closes. */
 function rawExchange(addr: string, raw: string): Promise<string> {
-  const [host, port] = [addr.slice(0, addr.lastIndexOf(':')), Number(addr.slice(addr.lastIndexOf(':') + 1))];
+  const [host, port] = splitAddr(addr);
   return new Promise((resolve, reject) => {
     const sock = net.connect(port, host, () => sock.write(raw));
     let out = '';

@@ -100,7 +100,7 @@ describe('renderFiles', () => {
     expect(shim).toContain('pub unsafe extern "C" fn hotgen_main(ctx: *const RawContext) -> i32');
     const note = r.notes.find((n) => n.includes('hotgen_run'))!;
     expect(note).toContain('Entry crate `app`: add to app/src/lib.rs:');
-    expect(note).toContain('  #[cfg(hotgen)]\n  mod hotgen_entry;');
+    expect(note).toContain('  #[cfg(hotgen)]\n  #[rustfmt::skip] // the file exists only after `hotgen init`\n  mod hotgen_entry;');
     expect(note).toContain('fn hotgen_run(ctx: &hotgen_entry::Context) -> i32 {');
   });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decideReload, moduleCrates } from '../../loader/reloadset.js';
+import { RestartPolicy, decideReload, moduleCrates } from '../../loader/reloadset.js';
 import type { PlannedCrate, Role } from '../../common/types.js';
 
 const crate = (name: string, role: Role, deps: string[] = []): PlannedCrate => ({ name, role, lib: name, deps, src: [`${name}/src`] });
@@ -70,5 +70,60 @@ describe('decideReload', () => {
   it('rejects a plan that is not in topological order', () => {
     const bad = [crate('api', 'reloadable', ['database']), crate('database', 'reloadable')];
     expect(() => decideReload(bad, new Set(['api', 'database']), new Set(['api']))).toThrow(/topological/);
+  });
+});
+
+describe('RestartPolicy', () => {
+  it('restarts a first failure at once and backs off while failures repeat', () => {
+    const p = new RestartPolicy();
+    p.swapped(0);
+    p.failed(10_000, 5_000);
+    expect(p.next(10_000, true)).toEqual({ kind: 'restart', delayMs: 0, rollback: false });
+    p.failed(15_000, 11_000);
+    expect(p.next(15_000, true)).toEqual({ kind: 'restart', delayMs: 250, rollback: false });
+    p.failed(20_000, 16_000);
+    expect(p.next(20_000, true)).toEqual({ kind: 'restart', delayMs: 500, rollback: false });
+    // Past the window the count starts over.
+    p.failed(90_000, 21_000);
+    expect(p.next(90_000, true)).toEqual({ kind: 'restart', delayMs: 0, rollback: false });
+  });
+
+  it('rolls back when the newest set fails twice right after starting, once', () => {
+    const p = new RestartPolicy();
+    p.swapped(1_000);
+    p.failed(1_300, 0); // 300 ms after the swap, in a host spawned long before
+    expect(p.next(1_300, true)).toMatchObject({ kind: 'restart', rollback: false });
+    p.failed(1_700, 1_310); // 390 ms after the restart
+    expect(p.next(1_700, true)).toMatchObject({ kind: 'restart', rollback: true });
+    p.failed(1_900, 1_710);
+    expect(p.next(1_900, true)).toMatchObject({ rollback: false });
+  });
+
+  it('does not roll back a set that ran a while, nor without a previous set', () => {
+    const p = new RestartPolicy();
+    p.swapped(0);
+    p.failed(5_000, 0);
+    p.failed(5_500, 5_010);
+    expect(p.next(5_500, true)).toMatchObject({ rollback: false });
+    const q = new RestartPolicy();
+    q.swapped(0);
+    q.failed(100, 0);
+    q.failed(300, 110);
+    expect(q.next(300, false)).toMatchObject({ kind: 'restart', rollback: false });
+  });
+
+  it('waits for a change after five failures in a row right after their spawns', () => {
+    const p = new RestartPolicy();
+    let t = 0;
+    for (let i = 0; i < 4; i++) {
+      p.failed(t + 100, t);
+      expect(p.next(t + 100, false).kind).toBe('restart');
+      t += 1_000;
+    }
+    p.failed(t + 100, t);
+    expect(p.next(t + 100, false)).toEqual({ kind: 'wait', failures: 5 });
+    // Then it starts over.
+    p.failed(t + 5_000, t + 4_900);
+    expect(p.next(t + 5_000, false)).toEqual({ kind: 'restart', delayMs: 0, rollback: false });
   });
 });

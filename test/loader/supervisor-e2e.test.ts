@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cp, readFile, stat, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, symlink, stat, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -16,11 +16,27 @@ import { tempDir } from '../helpers/tree.js';
 import { missingTool, skipUnless, tools } from '../helpers/tools.js';
 
 const repo = fileURLToPath(new URL('../../', import.meta.url));
-const cli = path.join(repo, 'dist/cli/hotgen.js');
+let cli = '';
 const example = path.join(repo, 'examples/server');
 const ready = existsSync(path.join(repo, 'loader/host.ts')) && existsSync(path.join(example, 'router/src/lib.rs'));
 
 type Ev = Record<string, unknown> & { event: string };
+
+/**
+ * Compiles hotgen into a private `dist/` (beside symlinks to node_modules, templates,
+ * examples and package.json), so this file never rewrites the shared dist/ that other
+ * test files may be running. Resolves with the CLI path.
+ */
+async function privateBuild(dir: string): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  for (const name of ['node_modules', 'templates', 'examples', 'package.json']) await symlink(path.join(repo, name), path.join(dir, name));
+  const tsc = path.join(repo, 'node_modules/typescript/bin/tsc');
+  // Type errors elsewhere in the tree (files other helpers are writing) do not stop the emit.
+  await run(process.execPath, [tsc, '-p', repo, '--outDir', path.join(dir, 'dist')], { allowFailure: true });
+  const bin = path.join(dir, 'dist/cli/hotgen.js');
+  expect(existsSync(bin)).toBe(true);
+  return bin;
+}
 
 async function freePort(): Promise<number> {
   const s = net.createServer();
@@ -107,9 +123,8 @@ describe.skipIf(skipUnless(tools.nightly(), tools.mold()) || !ready)('hotgen dev
   });
 
   beforeAll(async () => {
-    await run(process.execPath, [path.join(repo, 'node_modules/typescript/bin/tsc'), '-p', repo], { allowFailure: true });
-    expect(existsSync(cli)).toBe(true);
     dir = await tempDir('e2e-dev');
+    cli = await privateBuild(path.join(dir.path, 'hotgen'));
     root = path.join(dir.path, 'server');
     await cp(example, root, { recursive: true, filter: (src) => !src.includes(`${path.sep}target`) });
     port = await freePort();
@@ -197,6 +212,45 @@ describe.skipIf(skipUnless(tools.nightly(), tools.mold()) || !ready)('hotgen dev
     expect((await get(port, '/hello')).body).toBe('hello from api v4\n');
   });
 
+  it('an entry speaking another ABI version is refused: the last good build keeps serving', async () => {
+    await edit('router/src/hotgen_entry.rs', 'pub const ABI_VERSION: u32 = 1;', 'pub const ABI_VERSION: u32 = 2;');
+    const r = await hotgen(['reload', '--json']);
+    expect(r.code).toBe(1);
+    const answer = JSON.parse(r.stdout);
+    expect(answer.ok).toBe(false);
+    expect(answer.report.kind).toBe('error');
+    expect(answer.report.message).toMatch(/^the new build cannot be loaded \(app_router: .*ABI version 2.*\); restarted from the last good build$/);
+    expect((await get(port, '/hello')).body).toBe('hello from api v4\n');
+    const mark = events.length;
+    await edit('router/src/hotgen_entry.rs', 'pub const ABI_VERSION: u32 = 2;', 'pub const ABI_VERSION: u32 = 1;');
+    expect(await waitEvent((e) => e.event === 'reload', mark)).toMatchObject({ modules: ['app_router'] });
+    expect((await get(port, '/hello')).body).toBe('hello from api v4\n');
+  });
+
+  it('a module linked with -z nodelete is detected at its unload, named, and handled by a restart', async () => {
+    const manifest = path.join(root, 'Cargo.toml');
+    const original = await readFile(manifest, 'utf8');
+    const flags = original.match(/\[profile\.hot\]\ninherits = "dev"\nrustflags = (\[[^\]]*\])/);
+    expect(flags).not.toBeNull();
+    const nodelete = flags![1].replace(/,?\s*\]$/, ', "-C", "link-arg=-Wl,-z,nodelete"]');
+    let mark = events.length;
+    await writeFile(manifest, `${original}\n[profile.hot.package.app_api]\nrustflags = ${nodelete}\n`);
+    // The api mapped now was built without nodelete: it still unloads.
+    expect(await nextCycle(mark)).toMatchObject({ event: 'reload', modules: ['app_api', 'app_router'] });
+    mark = events.length;
+    await edit('api/src/lib.rs', 'hello from api v4', 'hello from api v5');
+    const ev = await nextCycle(mark);
+    expect(ev.event).toBe('restart');
+    expect(String(ev.reason)).toMatch(/app_api/);
+    expect((await get(port, '/hello')).body).toBe('hello from api v5\n');
+    mark = events.length;
+    await writeFile(manifest, original);
+    expect(['reload', 'restart']).toContain((await nextCycle(mark)).event);
+    mark = events.length;
+    await edit('api/src/lib.rs', 'hello from api v5', 'hello from api v4');
+    expect(await nextCycle(mark)).toMatchObject({ event: 'reload', modules: ['app_api', 'app_router'] });
+  });
+
   it('no request failed or was refused across the reloads and the restart', async () => {
     await client.end();
     expect(client.failures).toEqual([]);
@@ -228,12 +282,31 @@ describe.skipIf(skipUnless(tools.nightly(), tools.mold()) || !ready)('hotgen dev
   it('a new entry that aborts as soon as it runs: restarted, then rolled back to the previous build', async () => {
     const mark = events.length;
     await edit('router/src/lib.rs', 'fn hotgen_run(ctx: &hotgen_entry::Context) -> i32 {', 'fn hotgen_run(ctx: &hotgen_entry::Context) -> i32 {\n    std::process::abort();');
-    const back = await waitEvent((e) => e.event === 'restart' && String(e.reason).includes('rolled back'), mark);
-    expect(back.reason).toMatch(/SIGABRT twice right after starting; rolled back to the previous build/);
+    // The abort lands either before the host confirms the swap (the reload fails) or just after
+    // (the new set then fails twice right after starting): both end on the previous build.
+    const back = await waitEvent((e) => (e.event === 'restart' && String(e.reason).includes('rolled back')) || e.event === 'reload-failed', mark);
+    if (back.event === 'restart') expect(back.reason).toMatch(/SIGABRT twice right after starting; rolled back to the previous build/);
+    else expect(back.message).toMatch(/the host died during the reload \(was killed by SIGABRT\); restarted from the last good build/);
     expect(events.slice(mark).filter((e) => e.event === 'crash').every((e) => e.signal === 'SIGABRT')).toBe(true);
     expect((await get(port, '/hello')).body).toBe('hello from api v4\n');
     const mark2 = events.length;
     await edit('router/src/lib.rs', '\n    std::process::abort();', '');
+    expect(await nextCycle(mark2)).toMatchObject({ event: 'reload', modules: ['app_router'] });
+    expect((await get(port, '/hello')).body).toBe('hello from api v4\n');
+  });
+
+  it('a new entry that aborts 300 ms into its generation: restarted once, then rolled back to the previous build', async () => {
+    const mark = events.length;
+    await edit('router/src/lib.rs', 'fn hotgen_run(ctx: &hotgen_entry::Context) -> i32 {', 'fn hotgen_run(ctx: &hotgen_entry::Context) -> i32 {\n    std::thread::sleep(std::time::Duration::from_millis(300)); std::process::abort();');
+    expect(await nextCycle(mark)).toMatchObject({ event: 'reload', modules: ['app_router'] });
+    const back = await waitEvent((e) => e.event === 'restart' && String(e.reason).includes('rolled back'), mark);
+    expect(back.reason).toBe('it was killed by SIGABRT twice right after starting; rolled back to the previous build');
+    const between = events.slice(mark, events.indexOf(back));
+    expect(between.filter((e) => e.event === 'crash').map((e) => e.signal)).toEqual(['SIGABRT', 'SIGABRT']);
+    expect(between.filter((e) => e.event === 'restart')).toHaveLength(1);
+    expect((await get(port, '/hello')).body).toBe('hello from api v4\n');
+    const mark2 = events.length;
+    await edit('router/src/lib.rs', '\n    std::thread::sleep(std::time::Duration::from_millis(300)); std::process::abort();', '');
     expect(await nextCycle(mark2)).toMatchObject({ event: 'reload', modules: ['app_router'] });
     expect((await get(port, '/hello')).body).toBe('hello from api v4\n');
   });

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cp, readFile, readdir, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, symlink, readdir, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -17,12 +17,28 @@ import { tempDir } from '../helpers/tree.js';
 import { missingTool, skipUnless, tools } from '../helpers/tools.js';
 
 const repo = fileURLToPath(new URL('../../', import.meta.url));
-const cli = path.join(repo, 'dist/cli/hotgen.js');
+let cli = '';
 const example = path.join(repo, 'examples/server');
 const ready = existsSync(path.join(repo, 'loader/host.ts')) && existsSync(path.join(example, 'router/src/lib.rs'));
 const toolchainEnv = () => (missingTool('cargo', ['+nightly-2026-05-19', '--version']) ? { HOTGEN_TOOLCHAIN: 'nightly' } : {});
 
 type Ev = Record<string, unknown> & { event: string };
+
+/**
+ * Compiles hotgen into a private `dist/` (beside symlinks to node_modules, templates,
+ * examples and package.json), so this file never rewrites the shared dist/ that other
+ * test files may be running. Resolves with the CLI path.
+ */
+async function privateBuild(dir: string): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  for (const name of ['node_modules', 'templates', 'examples', 'package.json']) await symlink(path.join(repo, name), path.join(dir, name));
+  const tsc = path.join(repo, 'node_modules/typescript/bin/tsc');
+  // Type errors elsewhere in the tree (files other helpers are writing) do not stop the emit.
+  await run(process.execPath, [tsc, '-p', repo, '--outDir', path.join(dir, 'dist')], { allowFailure: true });
+  const bin = path.join(dir, 'dist/cli/hotgen.js');
+  expect(existsSync(bin)).toBe(true);
+  return bin;
+}
 
 function get(port: number, p: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -85,8 +101,8 @@ describe.skipIf(skipUnless(tools.nightly(), tools.mold()) || !ready)('hotgen dev
   };
 
   beforeAll(async () => {
-    await run(process.execPath, [path.join(repo, 'node_modules/typescript/bin/tsc'), '-p', repo], { allowFailure: true });
     dir = await tempDir('e2e-modes');
+    cli = await privateBuild(path.join(dir.path, 'hotgen'));
     root = path.join(dir.path, 'server');
     await cp(example, root, { recursive: true, filter: (src) => !src.includes(`${path.sep}target`) });
     const s = net.createServer();
@@ -170,6 +186,48 @@ describe.skipIf(skipUnless(tools.nightly(), tools.mold()) || !ready)('hotgen dev
     expect(before).not.toBe('hello from api built-elsewhere\n');
     expect((await get(port, '/hello')).body).toBe('hello from api built-elsewhere\n');
     expect(await sendControl(root, { op: 'reload' })).toMatchObject({ ok: true, report: { kind: 'none' } });
+    // A deleted output: a clear message, and the running generation keeps serving.
+    await rm(path.join(root, 'target/hot/libapp_api.so'));
+    const gone = await sendControl(root, { op: 'reload' });
+    expect(gone).toMatchObject({ ok: false, report: { kind: 'error', message: 'no build has produced target/hot/libapp_api.so; what runs keeps running' } });
+    expect((await get(port, '/hello')).body).toBe('hello from api built-elsewhere\n');
     expect(await dev.quit()).toBe(0);
+  });
+
+  it.skipIf(skipUnless(missingTool('python3')))('on a terminal: CTRL+C reloads and CTRL+\\ quits (raw mode), and the terminal is restored', async () => {
+    // python's pty gives hotgen a real terminal; it types the keys once the expected lines appear.
+    const driver = [
+      'import os, pty, select, sys, time, json, termios',
+      'pid, fd = pty.fork()',
+      'if pid == 0:',
+      '    os.execv(sys.argv[1], sys.argv[1:])',
+      'out = b""',
+      'def until(pat, t=120):',
+      '    global out',
+      '    end = time.time() + t',
+      '    while pat.encode() not in out and time.time() < end:',
+      '        r, _, _ = select.select([fd], [], [], 0.2)',
+      '        if r:',
+      '            try: out += os.read(fd, 65536)',
+      '            except OSError: return',
+      'until("started ")',
+      'os.write(fd, b"\\x03")',
+      'until("nothing changed")',
+      'os.write(fd, b"\\x1c")',
+      'until("hotgen dev: stopped")',
+      'until("\\0", 3)',
+      'lflag = termios.tcgetattr(fd)[3]',
+      'restored = bool(lflag & termios.ICANON) and bool(lflag & termios.ISIG)',
+      '_, st = os.waitpid(pid, 0)',
+      'print(json.dumps({"out": out.decode(errors="replace"), "code": os.waitstatus_to_exitcode(st), "restored": restored}))',
+    ].join('\n');
+    const r = await run('python3', ['-c', driver, process.execPath, cli, 'dev', '--no-watch'], { cwd: root, env: { ...process.env, ...env() }, timeoutMs: 300_000 });
+    const { out, code, restored } = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+    expect(out).toContain('CTRL+C reloads, CTRL+\\ quits');
+    expect(out).toMatch(/started 5 modules/);
+    expect(out).toMatch(/nothing changed; build \d+\.\d s/);
+    expect(out).toContain('hotgen dev: stopped');
+    expect(code).toBe(0);
+    expect(restored).toBe(true);
   });
 });

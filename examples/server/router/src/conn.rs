@@ -45,13 +45,22 @@ thread_local! {
 /// Serves `stream` until it closes. Errors are logged, never returned.
 pub fn serve_connection(stream: TcpStream, cx: ConnCtx) {
     let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_else(|_| "?".into());
-    if let Err(e) = serve(&stream, cx) {
-        app_core::debug!("connection {peer}: {e}");
+    match serve(&stream, cx) {
+        Ok(Ending::Answered) => linger_close(&stream),
+        Ok(Ending::Quiet) => {}
+        Err(e) => app_core::debug!("connection {peer}: {e}"),
     }
-    linger_close(&stream);
 }
 
-fn serve(stream: &TcpStream, cx: ConnCtx) -> io::Result<()> {
+/// How a connection ended, which decides how it is closed.
+enum Ending {
+    /// After a response marked `Connection: close`: the client may still be sending.
+    Answered,
+    /// The client closed, or the connection was idle: nothing unread, close at once.
+    Quiet,
+}
+
+fn serve(stream: &TcpStream, cx: ConnCtx) -> io::Result<Ending> {
     stream.set_nonblocking(false)?;
     stream.set_read_timeout(Some(IO_TIMEOUT))?;
     stream.set_write_timeout(Some(IO_TIMEOUT))?;
@@ -60,13 +69,14 @@ fn serve(stream: &TcpStream, cx: ConnCtx) -> io::Result<()> {
     let mut writer = stream;
     loop {
         if reader.buffer().is_empty() && !wait_for_request(stream.as_raw_fd(), cx) {
-            return Ok(());
+            return Ok(Ending::Quiet);
         }
         let (req, keep_alive) = match read_request(&mut reader) {
             Ok(r) => r,
-            Err(ReadError::Closed) => return Ok(()),
+            Err(ReadError::Closed) => return Ok(Ending::Quiet),
             Err(ReadError::Bad(status, msg)) => {
-                return write_response(&mut writer, &Response::text(status, format!("{msg}\n")), true);
+                write_response(&mut writer, &Response::text(status, format!("{msg}\n")), true)?;
+                return Ok(Ending::Answered);
             }
             Err(ReadError::Io(e)) => return Err(e),
         };
@@ -81,7 +91,7 @@ fn serve(stream: &TcpStream, cx: ConnCtx) -> io::Result<()> {
         let close = !keep_alive || is_signalled(cx.stop_fd);
         write_response(&mut writer, &resp, close)?;
         if close {
-            return Ok(());
+            return Ok(Ending::Answered);
         }
     }
 }

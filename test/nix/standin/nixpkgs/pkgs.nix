@@ -45,6 +45,51 @@ builtins.mapAttrs hostTool (host.extraPackages or { }) // {
     PATH = lib.makeBinPath (env.nativeBuildInputs or [ ]) + ":" + hostPath;
   });
 
+  # Like nixpkgs' importNpmLock (pkgs/build-support/node/import-npm-lock): a functor
+  # over { npmRoot, package, packageLock, ... } with `.npmConfigHook`, reading both JSON
+  # files at evaluation. The real one fetches every lock entry with
+  # `fetchurl { url = resolved; hash = integrity; }` and leaves an entry without
+  # `resolved` to npm, which then fails inside the offline build sandbox. This stand-in
+  # fails such an entry at evaluation instead, so `nix flake check --no-build` sees it.
+  importNpmLock = {
+    __functor = _: { npmRoot ? null
+      , package ? builtins.fromJSON (builtins.readFile (npmRoot + "/package.json"))
+      , packageLock ? builtins.fromJSON (builtins.readFile (npmRoot + "/package-lock.json"))
+      , pname ? package.name or "unknown"
+      , version ? package.version or "0.0.0"
+      , ... }:
+      let
+        fetchable = key: m:
+          key == "" || m.link or false || m.inBundle or false
+          || (m ? resolved && (builtins.match "https?://.*" m.resolved == null || m ? integrity));
+        bad = builtins.filter (key: !fetchable key packageLock.packages.${key}) (builtins.attrNames packageLock.packages);
+      in
+      if packageLock.lockfileVersion or 1 < 2 then throw "importNpmLock: package-lock.json needs lockfileVersion 2 or 3"
+      else if bad != [ ] then throw "importNpmLock: no fetchable `resolved` URL with `integrity` for ${builtins.head bad} (and ${toString (builtins.length bad - 1)} more)"
+      else drv "${pname}-${version}-sources" ''
+        mkdir -p "$out"
+        cp "$packageJSONPath" "$out/package.json"
+        cp "$packageLockJSONPath" "$out/package-lock.json"
+      '' {
+        packageJSON = builtins.toJSON package;
+        packageLockJSON = builtins.toJSON packageLock;
+        passAsFile = [ "packageJSON" "packageLockJSON" ];
+      };
+    npmConfigHook = drv "npm-config-hook" ''mkdir -p "$out"'' { };
+  };
+
+  # Like nixpkgs' buildNpmPackage, for evaluation: the same arguments and a derivation
+  # named pname-version with `meta`. Its builder fails: building an npm package needs the
+  # real hooks and the fetched dependencies.
+  buildNpmPackage = { pname, version, src, npmDeps, nodejs ? final.nodejs_20, npmConfigHook ? null, meta ? { }, ... }:
+    drv "${pname}-${version}" ''
+      echo "stand-in buildNpmPackage cannot build npm packages offline" >&2
+      exit 1
+    '' {
+      inherit src npmDeps;
+      nativeBuildInputs = [ nodejs ] ++ lib.optionals (npmConfigHook != null) [ npmConfigHook ];
+    } // { inherit meta pname version; };
+
   # Like nixpkgs' mkShell: `nix develop` prepends the derivation's PATH to the user's.
   # `nix develop` runs its get-env.sh with this derivation's builder and sources
   # `$stdenv/setup` first, which here only holds the log pipe open (see holdLog).

@@ -1,0 +1,259 @@
+/**
+ * `npm run bench [-- --quick] [-- --only init,scale,memory,serving,availability]`:
+ * runs the benchmarks, writes `bench/results/<YYYY-MM-DD>.json` (merged by figure id
+ * with a file of the same day, so `--only` runs add up), renders the SVG charts next to
+ * it and prints the markdown table. Goals are reported as met / missed and never fail
+ * the run; a benchmark that errors is reported, the others still run, and the exit
+ * code is then 1. Progress goes to stderr, the table to stdout.
+ */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { pathToFileURL } from 'node:url';
+import type { Linker } from '../common/types.js';
+import { haveCommand, run } from '../common/exec.js';
+import { DEFAULT_NIGHTLY } from '../generator/plan.js';
+import { LAYERS } from './example.js';
+import { apiSwapFigures, availabilityFigures, buildFigures, charts, editFigure, initFigures, memoryFigures, swapFigures } from './figures.js';
+import { buildFloor, runFloor } from './floor.js';
+import { measureInit } from './init-bench.js';
+import { prepareHotWorkspace } from './hotws.js';
+import { repoRoot, scratchDir } from './paths.js';
+import { ServingPair, measureAvailability, measureEditToServing } from './serving.js';
+import { markdownTable, type Figure } from './stats.js';
+import { measureMemory, measureSwap, type HostTimings } from './swap.js';
+
+/** Benchmark names for `--only`. */
+export const BENCHES = ['init', 'scale', 'memory', 'serving', 'availability'] as const;
+type Bench = (typeof BENCHES)[number];
+
+/** What a run measures; `quick` must finish in 10 minutes on 2 cores, full in 45. */
+export interface RunConfig {
+  mode: 'quick' | 'full';
+  /** Measured rounds per figure. */
+  runs: number;
+  initSizes: number[];
+  scaleSizes: number[];
+  /** The scale size whose bottom edit the memory benchmark reloads. */
+  memorySize: number;
+  memoryCycles: number[];
+  /** Layers measured per linker (the first linker gets `layers`, the others `otherLayers`). */
+  layers: string[];
+  otherLayers: string[];
+  /** Linkers tried, in order; missing ones are skipped. */
+  linkers: Linker[];
+  availabilityCycles: number;
+}
+
+/** The two configurations. */
+export function config(quick: boolean): RunConfig {
+  return quick
+    ? { mode: 'quick', runs: 10, initSizes: [100], scaleSizes: [10, 50], memorySize: 10, memoryCycles: [1, 50, 200], layers: ['api'], otherLayers: [], linkers: ['mold'], availabilityCycles: 10 }
+    : {
+        mode: 'full',
+        runs: 20,
+        initSizes: [10, 50, 100, 200],
+        scaleSizes: [10, 50, 100, 200],
+        memorySize: 50,
+        memoryCycles: [1, 50, 200],
+        layers: ['api', 'service', 'database', 'core'],
+        otherLayers: ['api', 'service', 'database', 'core'],
+        linkers: ['mold', 'lld', 'default'],
+        availabilityCycles: 100,
+      };
+}
+
+/** The machine the figures come from. */
+async function machine(): Promise<Record<string, unknown>> {
+  const rustc = await run('rustc', [`+${process.env.HOTGEN_TOOLCHAIN}`, '-V'], { allowFailure: true }).catch(() => undefined);
+  return {
+    cpu: os.cpus()[0]?.model,
+    cpus: os.cpus().length,
+    memGiB: +(os.totalmem() / 2 ** 30).toFixed(1),
+    kernel: `${os.type()} ${os.release()}`,
+    node: process.version,
+    rustc: rustc?.stdout.trim(),
+    load: os.loadavg().map((l) => +l.toFixed(2)),
+  };
+}
+
+async function linkerAvailable(l: Linker): Promise<boolean> {
+  if (l === 'mold') return haveCommand('mold');
+  if (l === 'lld') return haveCommand('ld.lld');
+  if (l === 'gold') return haveCommand('ld.gold');
+  return true;
+}
+
+/** Runs the selected benchmarks; returns rows, raw data, notes and errors. */
+async function runBenches(cfg: RunConfig, only: Set<Bench>, log: (s: string) => void) {
+  const figures: Figure[] = [];
+  const raw: Record<string, unknown> = {};
+  const notes: string[] = [];
+  const errors: string[] = [];
+  const scratch = scratchDir();
+  const tc = process.env.HOTGEN_TOOLCHAIN!;
+  const libDir = (await run('rustc', [`+${tc}`, '--print', 'target-libdir'])).stdout.trim();
+  const floorBin = await buildFloor(path.join(scratch, 'bin'));
+  const attempt = async (name: string, fn: () => Promise<void>) => {
+    const t0 = Date.now();
+    log(`== ${name}`);
+    try {
+      await fn();
+    } catch (err) {
+      errors.push(`${name}: ${(err as Error).stack ?? err}`);
+      log(`!! ${name} failed: ${(err as Error).message}`);
+    }
+    log(`== ${name} done in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  };
+  const linker: Linker = (await linkerAvailable('mold')) ? 'mold' : 'default';
+
+  if (only.has('init')) {
+    for (const n of cfg.initSizes) {
+      await attempt(`init ${n} crates`, async () => {
+        const m = await measureInit(path.join(scratch, `init-${n}`), n, { runs: cfg.runs, linker });
+        raw[`init.${n}`] = m;
+        figures.push(...initFigures(m));
+      });
+    }
+  }
+  if (only.has('scale') || only.has('memory')) {
+    const sizes = only.has('scale') ? cfg.scaleSizes : [cfg.memorySize];
+    for (const n of sizes) {
+      await attempt(`scale ${n} crates`, async () => {
+        const ws = await prepareHotWorkspace(path.join(scratch, `scale-${n}`), n, linker, log);
+        notes.push(...ws.notes);
+        raw[`build.${n}`] = ws.states.map((s) => ({ name: s.name, buildMs: s.buildMs, rebuilt: s.rebuilt.length }));
+        if (only.has('scale')) {
+          figures.push(...buildFigures(ws));
+          for (const pos of ['top', 'middle', 'bottom'] as const) {
+            const m = await measureSwap(ws, pos, { runs: cfg.runs, floorBin, libDir });
+            if (m.floorStillMapped > 0) notes.push(`floor: ${m.floorStillMapped} objects stayed mapped after dlclose (${n} crates, ${pos})`);
+            raw[`swap.${n}.${pos}`] = m;
+            figures.push(...swapFigures(ws, m));
+            log(`  swap ${n}/${pos}: ${m.reloadSet.length} modules`);
+          }
+        }
+        if (only.has('memory') && n === cfg.memorySize) {
+          const m = await measureMemory(ws, 'bottom', cfg.memoryCycles, libDir);
+          raw.memory = m;
+          figures.push(...memoryFigures(m));
+        }
+      });
+    }
+  }
+  if (only.has('serving') || only.has('availability')) {
+    let first = true;
+    for (const l of cfg.linkers) {
+      if (!(await linkerAvailable(l))) {
+        notes.push(`linker ${l} not found: skipped`);
+        continue;
+      }
+      const layers = first ? cfg.layers : cfg.otherLayers;
+      const withAvailability = first && only.has('availability');
+      first = false;
+      await attempt(`serving, ${l}`, async () => {
+        await using pair = await ServingPair.start(path.join(scratch, `serving-${l}`), l, log);
+        const apiSwaps: number[] = [];
+        const apiTimings: HostTimings[] = [];
+        if (only.has('serving')) {
+          for (const name of layers) {
+            const layer = LAYERS.find((x) => x.name === name)!;
+            const m = await measureEditToServing(pair, layer, cfg.runs);
+            raw[`edit.${l}.${name}`] = m;
+            figures.push(editFigure(m));
+            if (name === 'api') {
+              apiSwaps.push(...m.hotSwapMs.filter(Number.isFinite));
+              apiTimings.push(...m.hotTimings);
+            }
+            log(`  edit ${name} (${l}) measured`);
+          }
+        }
+        if (withAvailability) {
+          const a = await measureAvailability(pair, LAYERS[0], cfg.availabilityCycles);
+          raw.availability = a;
+          figures.push(...availabilityFigures(a));
+        }
+        if (apiSwaps.length) {
+          const dir = path.join(pair.hotRoot, 'target/hot');
+          const f = (c: string) => path.join(dir, `lib${c}.so`);
+          const floor: number[] = [];
+          for (let i = 0; i < cfg.runs; i++) {
+            const r = await runFloor(floorBin, { iterations: 2, keep: ['app_core', 'app_database', 'app_service'].map(f), reload: ['app_api', 'app_router'].map(f), libDir });
+            floor.push(r.total_us[1] / 1000);
+          }
+          raw[`swap.example.${l}`] = { swapMs: apiSwaps, floorMs: floor };
+          figures.push(...apiSwapFigures(l, apiSwaps, floor, apiTimings));
+        }
+      });
+    }
+  }
+  return { figures, raw, notes, errors };
+}
+
+/** The toolchain for cargo: the plan's dated nightly when rustup has it, else `nightly`. */
+async function pickToolchain(): Promise<string> {
+  if (process.env.HOTGEN_TOOLCHAIN) return process.env.HOTGEN_TOOLCHAIN;
+  const r = await run('cargo', [`+${DEFAULT_NIGHTLY}`, '--version'], { allowFailure: true, env: { ...process.env, RUSTUP_AUTO_INSTALL: '0' } }).catch(() => undefined);
+  return r?.code === 0 ? DEFAULT_NIGHTLY : 'nightly';
+}
+
+/** Process main; resolves with the exit code. */
+export async function main(argv = process.argv.slice(2)): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { quick: { type: 'boolean' }, only: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean' } },
+  });
+  if (values.help) {
+    console.log(`usage: npm run bench -- [--quick] [--only ${BENCHES.join(',')}] [--out DIR]\n  scratch space: $HOTGEN_BENCH_DIR (default ${scratchDir()})`);
+    return 0;
+  }
+  const only = new Set<Bench>((values.only ? values.only.split(',') : BENCHES).map((s) => s.trim() as Bench));
+  const unknown = [...only].filter((b) => !BENCHES.includes(b));
+  if (unknown.length) {
+    console.error(`unknown benchmark ${unknown.join(', ')}; known: ${BENCHES.join(', ')}`);
+    return 2;
+  }
+  process.env.HOTGEN_TOOLCHAIN = await pickToolchain();
+  const cfg = config(!!values.quick);
+  const log = (s: string) => process.stderr.write(`${s}\n`);
+  const t0 = Date.now();
+  log(`hotgen bench (${cfg.mode}; ${[...only].join(', ')}; toolchain ${process.env.HOTGEN_TOOLCHAIN})`);
+  const res = await runBenches(cfg, only, log);
+  const outDir = values.out ?? path.join(repoRoot(), 'bench/results');
+  await mkdir(outDir, { recursive: true });
+  const date = new Date().toISOString().slice(0, 10);
+  const file = path.join(outDir, `${date}.json`);
+  const prev = JSON.parse((await readFile(file, 'utf8').catch(() => '{}')) || '{}');
+  const byId = new Map<string, Figure>((prev.figures ?? []).map((f: Figure) => [f.id, f]));
+  for (const f of res.figures) byId.set(f.id, f);
+  const figures = [...byId.values()];
+  const results = {
+    date,
+    mode: cfg.mode,
+    command: `npm run bench -- ${argv.join(' ')}`.trim(),
+    machine: await machine(),
+    durationS: Math.round((Date.now() - t0) / 1000),
+    figures,
+    raw: { ...(prev.raw ?? {}), ...res.raw },
+    notes: res.notes,
+    errors: res.errors,
+  };
+  await writeFile(file, JSON.stringify(results, null, 1) + '\n');
+  for (const [name, svg] of Object.entries(charts(figures))) await writeFile(path.join(outDir, name), svg);
+  process.stdout.write(markdownTable(figures));
+  for (const n of res.notes) log(`note: ${n}`);
+  for (const e of res.errors) log(`error: ${e}`);
+  log(`wrote ${path.relative(process.cwd(), file)} and charts in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  return res.errors.length ? 1 : 0;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().then(
+    (code) => (process.exitCode = code),
+    (err) => {
+      console.error(err);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,51 @@
+/** Goals and charts from known measurements (the bench reports goals, it never fails on them). */
+import { describe, expect, it } from 'vitest';
+import { availabilityFigures, charts, editFigure, initFigures, memoryFigures, swapFigures } from '../../bench/figures.js';
+import type { HotWorkspace } from '../../bench/hotws.js';
+
+const ten = (v: number) => Array.from({ length: 10 }, () => v);
+const timings = { stopMs: 1, unloadMs: 0.5, loadMs: 0.5, totalMs: 3 };
+
+describe('figures', () => {
+  it('edit to serving: the api goal is one third of the restart', () => {
+    const base = { linker: 'mold' as const, hotBuildMs: ten(500), hotSwapMs: ten(4), staticBuildMs: ten(800), hotTimings: [] };
+    expect(editFigure({ ...base, layer: 'api', hotgen: ten(300), restart: ten(900) }).goal).toEqual({ text: '≤ 1/3 of restart', met: true });
+    expect(editFigure({ ...base, layer: 'api', hotgen: ten(301), restart: ten(900) }).goal?.met).toBe(false);
+    expect(editFigure({ ...base, layer: 'core', hotgen: ten(301), restart: ten(900) }).goal).toBeUndefined();
+  });
+
+  it('swap: within 3× of the floor, and under 100 ms at 100 crates', () => {
+    const ws = (n: number) => ({ n, modules: Array.from({ length: n + 1 }, (_, i) => `m${i}`) }) as unknown as HotWorkspace;
+    const m = (swap: number, floor: number) => ({ pos: 'bottom' as const, reloadSet: ['a', 'b'], swapMs: ten(swap), floorMs: ten(floor), hostTimings: ten(0).map(() => timings), floorStillMapped: 0 });
+    expect(swapFigures(ws(50), m(30, 10))[0].goal?.met).toBe(true);
+    expect(swapFigures(ws(50), m(31, 10))[0].goal?.met).toBe(false);
+    expect(swapFigures(ws(100), m(120, 50))[0].goal).toEqual({ text: '≤ 3× floor, < 100 ms', met: false });
+    expect(swapFigures(ws(100), m(90, 50))[0].params).toEqual({ modules: 101, reloadSet: 2 });
+    // The host's unload+load step (0.5 + 0.5 ms) against a 0.4 ms floor: within 3×.
+    const step = swapFigures(ws(50), m(31, 0.4))[1];
+    expect(step).toMatchObject({ id: 'swap.50.bottom.unload+load', hotgen: { median: 1 }, goal: { met: true } });
+    expect(swapFigures(ws(50), m(31, 0.3))[1].goal?.met).toBe(false);
+  });
+
+  it('memory: growth from reload 1 to the last checkpoint against 2 MiB', () => {
+    const MiB = 1024 * 1024;
+    const rows = memoryFigures({ pos: 'bottom', modules: 11, reloadSet: 4, mappedModules: 11, rss: [{ cycles: 0, bytes: 50 * MiB }, { cycles: 1, bytes: 60 * MiB }, { cycles: 200, bytes: 61.5 * MiB }] });
+    const growth = rows.find((r) => r.id === 'memory.growth')!;
+    expect(growth.hotgen.median).toBeCloseTo(1.5);
+    expect(growth.goal?.met).toBe(true);
+    expect(rows.map((r) => r.id)).toEqual(['memory.rss.1', 'memory.rss.200', 'memory.growth']);
+  });
+
+  it('init at 100 crates is held against 2 s; availability against zero failures', () => {
+    const f = initFigures({ n: 100, init: ten(1500), metadata: ten(100), excludingMetadata: ten(1400) });
+    expect(f[0].goal).toEqual({ text: '< 2 s', met: true });
+    const stats = (failed: number, refused: number) => ({ ok: 5, failed, refused, worstMs: 3, examples: [] });
+    expect(availabilityFigures({ hotgen: stats(0, 1), restart: stats(2, 3), cycles: 10 })[0]).toMatchObject({ goal: { met: false }, hotgen: { median: 1 }, baseline: { median: 5 } });
+  });
+
+  it('charts: edit bars and swap lines appear only when their rows exist', () => {
+    expect(charts([])).toEqual({});
+    const edit = editFigure({ linker: 'mold', layer: 'api', hotgen: ten(300), restart: ten(900), hotBuildMs: ten(1), hotSwapMs: ten(1), staticBuildMs: ten(1), hotTimings: [] });
+    expect(Object.keys(charts([edit]))).toEqual(['edit-to-serving.svg']);
+  });
+});

@@ -1,0 +1,109 @@
+/**
+ * The npm package as a user gets it: a clean copy of the repository (the files git
+ * tracks or would track), `npm pack` (whose `prepack` compiles dist/), then
+ * `npm install -g --prefix <empty dir> hotgen-*.tgz` and the installed `hotgen` run from
+ * that prefix. Needs the npm registry for hotgen's dependencies.
+ */
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { mkdir, readFile, readdir, symlink } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { run } from '../../common/exec.js';
+import { missingTool, skipUnless, tools } from '../helpers/tools.js';
+import { tempDir, writeTree } from '../helpers/tree.js';
+import { cleanCopy, REPO } from './clean-copy.js';
+
+const skip = skipUnless(missingTool('npm', ['--version']), missingTool('git', ['--version']));
+
+describe.skipIf(skip)('npm pack and a global install into an empty prefix', () => {
+  let tmp: { path: string } & AsyncDisposable;
+  let files: string[];
+  let prefix: string;
+  let bin: string;
+  const env = { ...process.env, NO_COLOR: '1' };
+
+  beforeAll(async () => {
+    tmp = await tempDir('pack');
+    const src = path.join(tmp.path, 'src');
+    await cleanCopy(src);
+    // The dev dependencies (typescript for prepack) as `npm ci` would install them.
+    await symlink(path.join(REPO, 'node_modules'), path.join(src, 'node_modules'));
+    expect(existsSync(path.join(src, 'dist')), 'a clean copy has no dist/').toBe(false);
+    const out = path.join(tmp.path, 'out');
+    await mkdir(out);
+    const packed = await run('npm', ['pack', '--json', '--pack-destination', out], { cwd: src, env, context: 'npm pack' });
+    // prepack's own output (npm run build) precedes the JSON on stdout.
+    const json = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('\n[') + 1)) as { filename: string; files: { path: string }[] }[];
+    files = json[0]!.files.map((f) => f.path);
+    prefix = path.join(tmp.path, 'prefix');
+    await run('npm', ['install', '-g', '--prefix', prefix, '--no-audit', '--no-fund', path.join(out, json[0]!.filename)], {
+      cwd: tmp.path,
+      env,
+      context: 'npm install -g',
+      timeoutMs: 300_000,
+    });
+    bin = path.join(prefix, 'bin', 'hotgen');
+  });
+  afterAll(async () => {
+    await tmp?.[Symbol.asyncDispose]();
+  });
+
+  it('the tarball holds compiled JavaScript, every template and the example, and no sources, maps or build output', async () => {
+    expect(files).toContain('dist/cli/hotgen.js');
+    expect(files).toContain('package.json');
+    const templates = async (dir: string): Promise<string[]> =>
+      (await readdir(path.join(REPO, dir), { withFileTypes: true, recursive: true })).filter((e) => e.isFile()).map((e) => path.relative(REPO, path.join(e.parentPath, e.name)));
+    for (const t of await templates('templates')) expect(files, t).toContain(t);
+    expect(files).toContain('examples/server/Cargo.toml');
+    if (existsSync(path.join(REPO, 'README.md'))) expect(files).toContain('README.md');
+    const bad = files.filter((f) => /(^|\/)(target|\.hotgen|node_modules)\//.test(f) || f.endsWith('.map') || (f.endsWith('.ts') && !f.endsWith('.d.ts')) || f.startsWith('test/'));
+    expect(bad).toEqual([]);
+  });
+
+  it('hotgen --version and --help run from the prefix', async () => {
+    const version = (await run(bin, ['--version'], { env })).stdout.trim();
+    expect(version).toBe(JSON.parse(await readFile(path.join(REPO, 'package.json'), 'utf8')).version);
+    const help = await run(bin, ['--help'], { env, allowFailure: true });
+    expect(help.stderr).toBe('');
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^Usage: hotgen <command>/m);
+    for (const cmd of ['init', 'eject', 'env', 'doctor', 'dev', 'reload', 'ci']) expect(help.stdout).toMatch(new RegExp(`^  ${cmd} +\\S`, 'm'));
+    expect((await run(bin, ['ci', '--help'], { env })).stdout).toMatch(/hotgen ci --github/);
+  });
+
+  it('the installed koffi loads its prebuilt native binary without the install script', async () => {
+    const pkg = path.join(prefix, 'lib', 'node_modules', 'hotgen');
+    const script = `import { koffi } from ${JSON.stringify(path.join(pkg, 'dist', 'common', 'ffi.js'))};
+      const getpid = koffi().load('libc.so.6').func('int getpid()');
+      console.log(getpid() === process.pid ? 'ok' : 'mismatch');`;
+    const r = await run(process.execPath, ['--input-type=module', '-e', script], { env });
+    expect(r.stdout.trim()).toBe('ok');
+  });
+
+  it.skipIf(skipUnless(tools.cargo()))('hotgen init and hotgen ci from the prefix render the packaged templates into a workspace', async () => {
+    const ws = path.join(tmp.path, 'ws');
+    await writeTree(ws, {
+      'Cargo.toml': '[workspace]\nmembers = ["base", "app"]\nresolver = "2"\n',
+      'base/Cargo.toml': '[package]\nname = "base"\nversion = "0.1.0"\nedition = "2021"\n',
+      'base/src/lib.rs': 'pub fn one() -> i32 {\n    1\n}\n',
+      'app/Cargo.toml': '[package]\nname = "app"\nversion = "0.1.0"\nedition = "2021"\n\n[dependencies]\nbase = { path = "../base" }\n',
+      'app/src/lib.rs': 'pub fn two() -> i32 {\n    base::one() + 1\n}\n',
+    });
+    const r = await run(bin, ['init', '--json'], { cwd: ws, env, allowFailure: true });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.trim().split('\n').map((l) => JSON.parse(l).event)).toContain('init');
+    expect(await readFile(path.join(ws, 'flake.nix'), 'utf8')).toMatch(/^# Generated by `hotgen init`/);
+    expect(existsSync(path.join(ws, 'app', 'src', 'hotgen_entry.rs'))).toBe(true);
+    const ci = await run(bin, ['ci', '--github'], { cwd: ws, env, allowFailure: true });
+    expect(ci.code, ci.stderr).toBe(0);
+    expect(await readFile(path.join(ws, '.github', 'workflows', 'hotgen.yml'), 'utf8')).toContain('nix develop --command cargo build --profile hot');
+  });
+
+  // `hotgen demo` (cli/demo.ts) is the lead's; the check runs once it exists.
+  it.skipIf(!existsSync(path.join(REPO, 'cli', 'demo.ts')))('hotgen demo runs from the prefix', async () => {
+    const cwd = path.join(tmp.path, 'demo-cwd');
+    await mkdir(cwd);
+    const r = await run(bin, ['demo'], { cwd, env, allowFailure: true, timeoutMs: 900_000 });
+    expect(r.code, `stdout:\n${r.stdout}\nstderr:\n${r.stderr}`).toBe(0);
+  }, 900_000);
+});
