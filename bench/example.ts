@@ -62,13 +62,15 @@ export async function editLayer(root: string, layer: Layer, version: number): Pr
 
 /**
  * Polls GET `urlPath` every `intervalMs` until the body contains `want`; returns that body.
- * Connection errors (refused while restarting) are retried.
- * @throws Error after `timeoutMs`, with the last answer or error.
+ * Connection errors (refused while restarting) are retried. `check` runs before every
+ * try and may throw to give up early (e.g. the server process has exited).
+ * @throws Error after `timeoutMs`, with the last answer or error; whatever `check` throws.
  */
-export async function pollFor(port: number, urlPath: string, want: string, timeoutMs = 600_000, intervalMs = 10): Promise<string> {
+export async function pollFor(port: number, urlPath: string, want: string, timeoutMs = 120_000, intervalMs = 10, check?: () => void): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   let last = '';
   for (;;) {
+    check?.();
     try {
       const r = await httpGet(port, urlPath, 5000);
       if (r.status === 200 && r.body.includes(want)) return r.body;
@@ -128,6 +130,11 @@ export class StaticServer {
     return new StaticServer(child, new Promise((r) => child.once('exit', r)));
   }
 
+  /** @throws Error when the server has exited. */
+  assertAlive(): void {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) throw new Error(`the static server exited (${this.child.exitCode ?? this.child.signalCode})`);
+  }
+
   /** SIGTERM (it finishes requests in flight and exits 0), SIGKILL after `graceMs`; resolves once it exited. */
   async stop(graceMs = 10_000): Promise<void> {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;
@@ -177,9 +184,16 @@ export class DevSession {
     for (;;) {
       const hit = this.events.slice(from).find((e) => kinds.includes(String(e.event)));
       if (hit) return hit;
-      if (this.child.exitCode !== null) throw new Error(`hotgen dev exited (${this.child.exitCode}); stderr:\n${this.stderr.slice(-3000)}`);
+      this.assertAlive();
       if (Date.now() > deadline) throw new Error(`no ${kinds.join('/')} event within ${timeoutMs} ms; stderr:\n${this.stderr.slice(-3000)}`);
       await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  /** @throws Error with the stderr tail when the session has exited. */
+  assertAlive(): void {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) {
+      throw new Error(`hotgen dev exited (${this.child.exitCode ?? this.child.signalCode}); stderr:\n${this.stderr.slice(-3000)}`);
     }
   }
 

@@ -49,7 +49,7 @@ export class ServingPair implements AsyncDisposable {
       const t1 = Date.now();
       await dev.waitEvent(['start'], 0);
       log(`  ${linker}: hotgen dev started in ${((Date.now() - t1) / 1000).toFixed(1)} s (first hot build included)`);
-      await pollFor(hotPort, '/version', 'api v1', 60_000);
+      await pollFor(hotPort, '/version', 'api v1', 60_000, 10, () => dev.assertAlive());
       await pollFor(staticPort, '/version', 'api v1', 60_000);
     } catch (err) {
       await pair[Symbol.asyncDispose]();
@@ -67,7 +67,7 @@ export class ServingPair implements AsyncDisposable {
     const mark = this.dev.events.length;
     const t0 = performance.now();
     const want = await editLayer(this.hotRoot, layer, v);
-    const body = await pollFor(this.hotPort, '/version', want);
+    const body = await pollFor(this.hotPort, '/version', want, 120_000, 10, () => this.dev.assertAlive());
     const ms = performance.now() - t0;
     const event = await this.dev.waitEvent(['reload', 'restart', 'build-failed', 'reload-failed', 'error'], mark, 60_000);
     if (event.event !== (layer.frozen ? 'restart' : 'reload')) throw new Error(`edit in ${layer.name}: expected a ${layer.frozen ? 'restart' : 'reload'}, got ${JSON.stringify(event)}`);
@@ -82,8 +82,13 @@ export class ServingPair implements AsyncDisposable {
     const built = await buildStatic(this.staticRoot, this.linker);
     this.bin = built.bin;
     await this.restartStatic();
-    const body = await pollFor(this.staticPort, '/version', want);
+    const body = await pollFor(this.staticPort, '/version', want, 120_000, 10, () => this.server.assertAlive());
     return { ms: performance.now() - t0, buildMs: built.ms, want, body };
+  }
+
+  /** @throws Error when the static server has exited. */
+  assertStaticAlive(): void {
+    this.server.assertAlive();
   }
 
   /** Stops the static server and starts the current binary again (not waiting for it to answer). */
@@ -207,7 +212,7 @@ export async function measureAvailability(pair: ServingPair, api: Layer, cycles:
   const staticLoad = startLoad(pair.staticPort);
   for (let i = 0; i < cycles; i++) {
     await pair.restartStatic();
-    await pollFor(pair.staticPort, '/health', 'ok', 60_000, 2);
+    await pollFor(pair.staticPort, '/health', 'ok', 60_000, 2, () => pair.assertStaticAlive());
     await dwell();
   }
   const restart = await staticLoad.end();

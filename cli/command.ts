@@ -23,6 +23,8 @@ export interface CommandSpec {
   flagHelp: string[];
   examples: string[];
   options: NonNullable<ParseArgsConfig['options']>;
+  /** True when the command takes positional arguments; otherwise one is a usage error (exit 2). */
+  positionals?: boolean;
   /** Resolves to the exit code (default 0). Throws HotgenError subclasses on failure. */
   run(ctx: CommandContext): Promise<number | void>;
 }

@@ -4,7 +4,7 @@ import { runDemo } from '../loader/demo.js';
 
 export default {
   name: 'demo',
-  summary: 'Run the whole loop on a copy of the bundled example: init, dev, edit, reload',
+  summary: 'run the whole loop on a copy of the bundled example: init, dev, edit, reload',
   usage: 'hotgen demo [--keep] [--json]',
   flagHelp: ['--keep   keep the temporary workspace and print its path'],
   examples: ['hotgen demo', 'hotgen demo --keep', 'hotgen demo --json'],

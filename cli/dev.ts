@@ -5,7 +5,7 @@ import { readPlan } from '../generator/plan.js';
 
 export default {
   name: 'dev',
-  summary: 'Build the crates, run the app, and reload changed crates while it keeps serving',
+  summary: 'build the crates, run the app, and reload changed crates while it keeps serving',
   usage: 'hotgen dev [--no-watch] [--no-build] [--json]',
   flagHelp: [
     '--no-watch   do not watch the sources; reload only on CTRL+C, SIGINT or `hotgen reload`',

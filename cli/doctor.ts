@@ -1,10 +1,11 @@
 /** `hotgen doctor`: one line per check with a fix hint; exit 1 when any check fails. */
+import { UserError } from '../common/errors.js';
 import type { CommandSpec } from './command.js';
 import { formatCheck, runDoctor } from '../generator/doctor.js';
 
 export default {
   name: 'doctor',
-  summary: 'Check the platform, toolchain, linker, LD_LIBRARY_PATH, manifests and Nix files',
+  summary: 'check the platform, toolchain, linker, LD_LIBRARY_PATH, manifests and Nix files',
   usage: 'hotgen doctor [--json]',
   flagHelp: ['--json   one {"event":"check","id","status","summary","hint"} object per check'],
   examples: ['hotgen doctor', 'nix develop --command hotgen doctor'],
@@ -12,8 +13,10 @@ export default {
   async run({ cwd, out }) {
     const results = await runDoctor(cwd);
     for (const r of results) out.emit({ event: 'check', ...r }, formatCheck(r));
-    const failed = results.filter((r) => r.status === 'fail').length;
-    out.info(failed ? `${failed} check(s) failed` : 'all checks passed');
-    return failed ? 1 : 0;
+    const failed = results.filter((r) => r.status === 'fail');
+    out.info(failed.length ? `${failed.length} check(s) failed` : 'all checks passed');
+    // Like every failing command: a `hotgen: ...` line on stderr and, with --json, an error event.
+    if (failed.length) throw new UserError(`doctor: ${failed.length} check(s) failed: ${failed.map((r) => r.id).join(', ')}`);
+    return 0;
   },
 } satisfies CommandSpec;

@@ -5,7 +5,7 @@ import { readPlan } from '../generator/plan.js';
 
 export default {
   name: 'env',
-  summary: 'Print the hot dev environment (toolchain, linker, LD_LIBRARY_PATH) for rustup users',
+  summary: 'print the hot dev environment (toolchain, linker, LD_LIBRARY_PATH) for rustup users',
   usage: 'hotgen env [--json]',
   flagHelp: ['--json   print the variables as one JSON object ({"event":"env","env":{...}})'],
   examples: ['eval "$(hotgen env)"', 'hotgen env --json'],

@@ -30,10 +30,16 @@ const GLOBAL_OPTIONS = {
   cwd: { type: 'string', short: 'C' },
 } as const;
 
-/** hotgen's version, from package.json. */
+/** hotgen's version, from the nearest package.json above this file (dist/cli/ or cli/). */
 export function version(): string {
-  const pkg = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'package.json');
-  return JSON.parse(readFileSync(pkg, 'utf8')).version;
+  for (let dir = path.dirname(fileURLToPath(import.meta.url)); dir !== path.dirname(dir); dir = path.dirname(dir)) {
+    try {
+      return JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')).version;
+    } catch {
+      continue;
+    }
+  }
+  return 'unknown';
 }
 
 async function mainHelp(): Promise<string> {
@@ -47,8 +53,10 @@ async function mainHelp(): Promise<string> {
     'Commands:',
     ...specs.map((s) => `  ${s.name.padEnd(width)}  ${s.summary}`),
     '',
-    'Global flags: --json (one JSON object per line), --verbose, -C/--cwd DIR, -h/--help, --version',
-    'Exit codes: 0 ok, 1 user error, 2 usage error, 70 internal error',
+    'Global flags (after the command): --json (one JSON object per line on stdout), -v/--verbose,',
+    '  -C/--cwd DIR, -h/--help; and `hotgen --version`. Colour only on a terminal, never with NO_COLOR set.',
+    'Exit codes: 0 ok, 1 user error, 2 usage error (also `hotgen` without a command, after this help),',
+    '  70 internal error (a bug in hotgen: the message asks you to report it).',
     'Run `hotgen <command> --help` for a command\'s flags and examples.',
   ].join('\n');
 }
@@ -60,7 +68,19 @@ function commandHelp(spec: CommandSpec): string {
     `Usage: ${spec.usage}`,
     ...(spec.flagHelp.length ? ['', 'Flags:', ...spec.flagHelp.map((l) => `  ${l}`)] : []),
     ...(spec.examples.length ? ['', 'Examples:', ...spec.examples.map((l) => `  ${l}`)] : []),
+    '',
+    'Global flags: --json (one JSON object per line on stdout), -v/--verbose, -C/--cwd DIR, -h/--help.',
+    'Exit codes: 0 ok, 1 user error, 2 usage error, 70 internal error.',
   ].join('\n');
+}
+
+/** `caused by: ...` lines for an error's `cause` chain (shown with --verbose; internal errors show their stack anyway). */
+function causes(err: unknown): string {
+  let text = '';
+  for (let c = (err as { cause?: unknown })?.cause, depth = 0; c !== undefined && depth < 5; c = (c as { cause?: unknown })?.cause, depth++) {
+    text += `  caused by: ${c instanceof Error ? c.message : String(c)}\n`;
+  }
+  return text;
 }
 
 /** Runs the CLI with `argv` (without node and script); resolves to the exit code. */
@@ -81,15 +101,18 @@ export async function main(argv: string[]): Promise<number> {
   try {
     parsed = parseArgs({ args: rest, options: { ...GLOBAL_OPTIONS, ...spec.options }, allowPositionals: true, strict: true });
   } catch (err) {
-    throw new UsageError(`${name}: ${(err as Error).message}`);
+    // node:util's messages go on with advice about `--` that does not apply to hotgen.
+    throw new UsageError(`${name}: ${(err as Error).message.replace(/\. To specify a positional argument.*$/s, '')}`);
   }
   const flags = parsed.values as Record<string, string | boolean | string[] | undefined>;
   if (flags.help) {
     process.stdout.write(commandHelp(spec) + '\n');
     return 0;
   }
+  if (!spec.positionals && parsed.positionals.length > 0) throw new UsageError(`${name}: unexpected argument \`${parsed.positionals[0]}\``);
   const out = new Output(Boolean(flags.json), Boolean(flags.verbose));
   const cwd = path.resolve(typeof flags.cwd === 'string' ? flags.cwd : process.cwd());
+  if (out.verbose) out.debug(`hotgen ${version()} ${name} in ${cwd}`);
   return (await spec.run({ flags, positionals: parsed.positionals, out, cwd })) ?? 0;
 }
 
@@ -105,6 +128,7 @@ if (isMain) {
         process.stdout.write(JSON.stringify({ event: 'error', exitCode, message: text }) + '\n');
       }
       process.stderr.write(text + '\n');
+      if (exitCode !== 70 && (process.argv.includes('--verbose') || process.argv.includes('-v'))) process.stderr.write(causes(err));
       process.exitCode = exitCode;
     },
   );

@@ -1,13 +1,19 @@
 /**
  * `hotgen eject`: undo `hotgen init` from `.hotgen/init-state.json`. Edited files get
  * their original bytes back; created files are removed unless the user changed them
- * since (kept, with a warning). Everything is checked before the first write.
+ * since (kept, with a warning). What other commands left goes too: `.hotgen/bin/` from
+ * `hotgen env`, the workflow `hotgen ci` wrote (when unedited), snapshots and a stale
+ * control socket of past `hotgen dev` sessions, and `.hotgen/` once nothing else is in
+ * it. Everything is checked before the first write.
  */
 import { promises as fs, constants as fsc } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../common/errors.js';
 import { atomicWrite, exists, readIfExists, sha256 } from '../common/fsx.js';
-import { readOriginal, readState, removeState, STATE_FILE } from './state.js';
+import { controlSocketPath, isListening } from '../loader/control.js';
+import { isPristineWorkflow, WORKFLOW_FILE, WORKFLOW_HEADER } from './ci.js';
+import { LINKER_WRAPPER } from './env.js';
+import { readOriginal, readState, removeState, STATE_DIR, STATE_FILE } from './state.js';
 
 /** What eject did. Paths are relative to the root. */
 export interface EjectResult {
@@ -22,6 +28,17 @@ export interface EjectResult {
 /** Suffix of the copy eject keeps of an edited file the user changed after init. */
 export const EJECT_BACKUP_SUFFIX = '.hotgen-ejected';
 
+/** `hotgen env`'s directory (the linker wrapper), relative to the root. */
+const ENV_BIN_DIR = path.posix.dirname(LINKER_WRAPPER);
+/** The first words of the header generator/ci.ts writes on the workflow's first line. */
+/** What `hotgen dev` leaves in `.hotgen/`: numbered snapshot dirs (loader/snapshot.ts) and its socket. */
+const SESSION_LEFTOVER = /^(gen-\d+|control\.sock)$/;
+
+/** Whether a `hotgen dev` session answers on the workspace's control socket. */
+export function devSessionRunning(root: string, timeoutMs = 2000): Promise<boolean> {
+  return isListening(controlSocketPath(root), timeoutMs);
+}
+
 async function findStateRoot(dir: string): Promise<string> {
   for (let d = path.resolve(dir); ; d = path.dirname(d)) {
     if (await exists(path.join(d, STATE_FILE))) return d;
@@ -34,11 +51,22 @@ async function findStateRoot(dir: string): Promise<string> {
  * Restores the workspace at or above `dir` to its state before `hotgen init`.
  * An edited file the user changed after init is still restored, and their version is
  * kept beside it as `<file>.hotgen-ejected` (with a warning), so nothing is lost.
- * @throws UserError when nothing was initialised or a file is not writable (nothing
- *   changed then); also when a saved original is missing or altered.
+ * Also removes `.hotgen/bin/` (`hotgen env`), `.github/workflows/hotgen.yml` when
+ * `hotgen ci` wrote it and it is unedited (an edited one is kept, with a warning), past
+ * sessions' snapshots, and `.hotgen/` itself unless something else is left in it
+ * (kept, with a warning naming what).
+ * @throws UserError when nothing was initialised, a `hotgen dev` session is running, or
+ *   a file is not writable (nothing changed then); also when a saved original is
+ *   missing or altered.
  */
 export async function ejectWorkspace(dir: string): Promise<EjectResult> {
   const root = await findStateRoot(dir);
+  if (await devSessionRunning(root)) {
+    throw new UserError(`a hotgen dev session is running in ${root}; stop it before ejecting (nothing was changed)`, {
+      file: path.relative(root, controlSocketPath(root)),
+      hint: 'Quit it (CTRL+\\ in its terminal), then run hotgen eject again.',
+    });
+  }
   const state = (await readState(root))!;
   const res: EjectResult = { root, restored: [], removed: [], kept: [], warnings: [] };
   const writes: { rel: string; data: Buffer }[] = [];
@@ -64,11 +92,35 @@ export async function ejectWorkspace(dir: string): Promise<EjectResult> {
       }
     }
   }
-  for (const rel of [...writes.map((w) => w.rel), ...removals, STATE_FILE]) await checkWritable(root, rel);
+  const workflow = (await readIfExists(path.join(root, WORKFLOW_FILE)))?.toString('utf8');
+  if (workflow !== undefined && isPristineWorkflow(workflow)) {
+    removals.push(WORKFLOW_FILE);
+    res.removed.push(WORKFLOW_FILE);
+  } else if (workflow?.startsWith(WORKFLOW_HEADER)) {
+    res.kept.push(WORKFLOW_FILE);
+    res.warnings.push(`kept ${WORKFLOW_FILE}: you edited it after \`hotgen ci\` generated it`);
+  }
+  const dirRemovals: string[] = [];
+  if (await exists(path.join(root, ENV_BIN_DIR))) {
+    dirRemovals.push(ENV_BIN_DIR);
+    res.removed.push(`${ENV_BIN_DIR}/`);
+  }
+  const leftovers = (await fs.readdir(path.join(root, STATE_DIR))).filter((n) => SESSION_LEFTOVER.test(n));
+  for (const n of leftovers) dirRemovals.push(`${STATE_DIR}/${n}`);
+
+  for (const rel of [...writes.map((w) => w.rel), ...removals, ...dirRemovals, STATE_FILE]) await checkWritable(root, rel);
   for (const w of writes) await atomicWrite(path.join(root, w.rel), w.data);
   for (const rel of removals) await fs.rm(path.join(root, rel), { force: true });
-  for (const d of state.dirs) await fs.rmdir(path.join(root, d)).catch(() => undefined);
+  for (const rel of dirRemovals) await fs.rm(path.join(root, rel), { recursive: true, force: true });
+  // The workflow's directories go only with the workflow, and only when that leaves them empty.
+  const workflowDirs = removals.includes(WORKFLOW_FILE) ? [path.posix.dirname(WORKFLOW_FILE), '.github'] : [];
+  for (const d of [...state.dirs, ...workflowDirs]) await fs.rmdir(path.join(root, d)).catch(() => undefined);
   await removeState(root);
+  const left = await fs.readdir(path.join(root, STATE_DIR)).catch(() => undefined);
+  if (left) {
+    res.kept.push(`${STATE_DIR}/`);
+    res.warnings.push(`kept ${STATE_DIR}/: it still holds ${left.sort().join(', ')}, which hotgen did not create`);
+  } else res.removed.push(`${STATE_DIR}/`);
   return res;
 }
 

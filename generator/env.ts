@@ -83,19 +83,29 @@ export async function computeEnv(root: string, plan: HotPlan, opts: EnvOptions =
 }
 
 /**
- * `export` lines for a POSIX shell, every value shell-quoted; LD_LIBRARY_PATH is
- * prepended to the current value (kept, if any) like the flake's shellHook does.
+ * `export` lines for a POSIX shell, every value shell-quoted. Each LD_LIBRARY_PATH entry
+ * is prepended (libstd first) only when not already in the current value, so
+ * `eval "$(hotgen env)"` run twice leaves LD_LIBRARY_PATH as after the first run.
  */
 export function formatShell(env: HotEnv): string {
   const lines = Object.entries(env.vars).map(([k, v]) => `export ${k}=${shellWord(v)}`);
-  const prefix = env.ldLibraryPath.map(shellWord).join(':');
-  lines.push(`export LD_LIBRARY_PATH=${prefix}"\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}"`);
+  // In reverse, so that the first entry ends up in front.
+  for (const dir of [...env.ldLibraryPath].reverse()) {
+    const q = shellWord(dir);
+    lines.push(`case ":\${LD_LIBRARY_PATH-}:" in *:${q}:*) ;; *) LD_LIBRARY_PATH=${q}"\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}" ;; esac`);
+  }
+  lines.push('export LD_LIBRARY_PATH');
   return lines.join('\n') + '\n';
 }
 
-/** The resulting variables as plain values (LD_LIBRARY_PATH joined with `current`, when non-empty). */
+/**
+ * The resulting variables as plain values: LD_LIBRARY_PATH is the entries not already in
+ * `current`, then `current` (when non-empty), as {@link formatShell}'s code computes it.
+ */
 export function envValues(env: HotEnv, current: string | undefined = process.env.LD_LIBRARY_PATH): Record<string, string> {
-  return { ...env.vars, LD_LIBRARY_PATH: [...env.ldLibraryPath, ...(current ? [current] : [])].join(':') };
+  const have = new Set((current ?? '').split(':'));
+  const add = current ? env.ldLibraryPath.filter((d) => !have.has(d)) : env.ldLibraryPath;
+  return { ...env.vars, LD_LIBRARY_PATH: [...add, ...(current ? [current] : [])].join(':') };
 }
 
 /** The workspace root: the nearest directory at or above `cwd` holding hotgen.yaml, else `cwd`. */

@@ -14,6 +14,7 @@ import { editLibManifest, editRootManifest } from './manifest.js';
 import { buildPlan, resolveSettings, type PlanSettings } from './plan.js';
 import { PLAN_FILE, readSettings, renderPlanYaml } from './plan-file.js';
 import { renderFiles, type RenderedKind, type RenderOptions, type RenderResult } from './render.js';
+import { gitDepsNote, lockedGitDeps } from './render-impl.js';
 import { applyRenderPolicy } from './init-policy.js';
 import { emptyState, originalFile, readOriginal, readState, serializeState, STATE_DIR, STATE_FILE, type InitState } from './state.js';
 import { loadWorkspace } from './workspace.js';
@@ -135,6 +136,8 @@ export async function initWorkspace(dir: string, opts: InitOptions, render: Rend
   }
   const rendered = render(plan, graph, { flakeExists });
   notes.push(...rendered.notes);
+  const gitDeps = lockedGitDeps((await readIfExists(path.join(root, 'Cargo.lock')))?.toString('utf8') ?? '');
+  if (gitDeps.length) notes.push(gitDepsNote(gitDeps, flakeExists ? 'nix/hotgen.nix' : 'flake.nix'));
 
   const wanted: FileChange[] = [];
   for (const [rel, text] of manifestText) wanted.push({ rel, after: text, kind: 'manifest' });

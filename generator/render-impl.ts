@@ -7,7 +7,7 @@
 import { readFileSync, existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Handlebars } from '../common/deps.js';
+import { Handlebars, parseToml } from '../common/deps.js';
 import { InternalError, UserError } from '../common/errors.js';
 import { shellQuote } from '../common/exec.js';
 import type { HotPlan, WorkspaceGraph } from '../common/types.js';
@@ -176,5 +176,31 @@ function entryNote(entry: string, libPath: string, profile: string): string {
     '  }',
     '',
     `\`--cfg hotgen\` is set only by the \`${profile}\` profile, so other builds never see this code.`,
+  ].join('\n');
+}
+
+/**
+ * The `name-version` of every git dependency in a Cargo.lock text (packages whose
+ * `source` starts with `git+`); empty for a lock that does not parse (cargo reports that).
+ * nixpkgs' importCargoLock needs an `outputHashes` entry for each of them
+ * (pkgs/build-support/rust/import-cargo-lock.nix), keyed the same way.
+ */
+export function lockedGitDeps(lockText: string): string[] {
+  let lock: { package?: { name?: unknown; version?: unknown; source?: unknown }[] };
+  try {
+    lock = parseToml(lockText) as typeof lock;
+  } catch {
+    return [];
+  }
+  const pkgs = Array.isArray(lock.package) ? lock.package : [];
+  return pkgs.filter((p) => typeof p.source === 'string' && p.source.startsWith('git+')).map((p) => `${String(p.name)}-${String(p.version)}`);
+}
+
+/** The note `init` prints when Cargo.lock has git dependencies (`nixFile`: flake.nix or nix/hotgen.nix). */
+export function gitDepsNote(deps: string[], nixFile: string): string {
+  return [
+    `Cargo.lock has git dependencies (${deps.join(', ')}): the Nix check vendors them only with a hash each.`,
+    `Add them to \`cargoOutputHashes\` in ${nixFile}, e.g. ${nixString(deps[0] ?? 'name-version')} = "sha256-...";`,
+    '(`nix flake check` stops at each one missing; the hash is that of the fetched git tree).',
   ].join('\n');
 }

@@ -30,7 +30,7 @@ async function readManifest(file: string): Promise<Table> {
 async function findRoot(dir: string): Promise<string> {
   const own = path.join(dir, 'Cargo.toml');
   if (!(await exists(own))) {
-    throw new UserError(`no Cargo.toml in ${displayPath(dir)}`, { hint: 'Run hotgen in the root of a Cargo workspace (or pass -C DIR).' });
+    throw new UserError(`no Cargo.toml in ${path.resolve(dir)}`, { hint: 'Run hotgen in the root of a Cargo workspace (or pass -C DIR).' });
   }
   if (asTable((await readManifest(own)).workspace)) return dir;
   for (let d = path.dirname(dir); d !== path.dirname(d); d = path.dirname(d)) {

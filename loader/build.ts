@@ -8,6 +8,7 @@ import { run } from '../common/exec.js';
 import { resolveRustupToolchain } from '../generator/toolchain.js';
 import { InternalError, UserError } from '../common/errors.js';
 import type { HotPlan, PlannedCrate } from '../common/types.js';
+import { startProgress } from './progress.js';
 
 /** One `compiler-artifact` message (cargo's JSON message format, "compiler-artifact" in the Cargo book). */
 export interface CargoArtifact {
@@ -158,6 +159,12 @@ export interface BuildOptions {
   onStderr?: (chunk: string) => void;
   /** Ask cargo for colour (when the terminal shows it). */
   color?: boolean;
+  /**
+   * Show elapsed time on our stderr (loader/progress.ts): `building… 12 s` lines on a
+   * TTY, one final line elsewhere for a long build. Default: on when cargo's stderr is
+   * passed through to ours (no `onStderr`); pass false in `--json` mode.
+   */
+  progress?: boolean;
 }
 
 /**
@@ -180,12 +187,19 @@ export async function cargoBuild(opts: BuildOptions): Promise<BuildResult> {
   ];
   const artifacts: CargoArtifact[] = [];
   let finished: boolean | undefined;
+  let atLineStart = true;
+  using _progress = (opts.progress ?? !opts.onStderr) ? startProgress({ atLineStart: () => atLineStart }) : undefined;
   const t0 = performance.now();
   const res = await run('cargo', args, {
     cwd: opts.root,
     env: toolchain.env,
     allowFailure: true,
-    onStderr: opts.onStderr ?? ((c) => process.stderr.write(c)),
+    onStderr:
+      opts.onStderr ??
+      ((c) => {
+        atLineStart = c.endsWith('\n');
+        process.stderr.write(c);
+      }),
     onStdoutLine: (line) => {
       const m = parseCargoLine(line);
       if (m.reason === 'compiler-artifact') artifacts.push(m.artifact);

@@ -138,14 +138,22 @@ async function answer(line: string, handler: ControlHandler): Promise<ControlRes
   }
 }
 
-function isListening(file: string): Promise<boolean> {
+/**
+ * Whether something listens on the unix socket `file`: a connect(2) that succeeds. A
+ * missing file, a stale socket (ECONNREFUSED) or a non-socket does not count; no answer
+ * within `timeoutMs` counts (something holds the socket).
+ */
+export function isListening(file: string, timeoutMs = 2000): Promise<boolean> {
   return new Promise((resolve) => {
     const s = net.connect(file);
-    s.once('connect', () => {
+    const done = (listening: boolean) => {
+      clearTimeout(timer);
       s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
+      resolve(listening);
+    };
+    const timer = setTimeout(() => done(true), timeoutMs);
+    s.once('connect', () => done(true));
+    s.once('error', () => done(false));
   });
 }
 

@@ -148,7 +148,7 @@ export class Session {
     // A save that lands while cargo runs may or may not be in this build: build again.
     for (let round = 0; this.opts.build; round++) {
       const started = performance.now();
-      const b = await cargoBuild({ root: this.opts.root, plan: this.plan, toolchain: this.tc, color: Boolean(process.stderr.isTTY) && !process.env.NO_COLOR });
+      const b = await cargoBuild({ root: this.opts.root, plan: this.plan, toolchain: this.tc, color: Boolean(process.stderr.isTTY) && !process.env.NO_COLOR, progress: !this.opts.json });
       buildMs = (buildMs ?? 0) + b.buildMs;
       for (const n of b.rebuilt) rebuilt.add(n);
       if (this.lastChangeAt > started && round < 2) continue;

@@ -46,7 +46,7 @@ describe.skipIf(skipUnless(tools.cargo()))('bad input: one-line error, nothing c
   it('malformed TOML in a member manifest', () =>
     fails(withFile(smallTree(), 'crates/app/Cargo.toml', (s) => s.replace('[dependencies]', '[dependencies')), [], /^hotgen: crates\/app\/Cargo\.toml:6: invalid TOML: unexpected "\\n" \(column 14\)$/));
 
-  it('no Cargo.toml', () => fails({ 'README.md': 'hello\n' }, [], /^hotgen: no Cargo\.toml in \./));
+  it('no Cargo.toml', () => fails({ 'README.md': 'hello\n' }, [], /^hotgen: no Cargo\.toml in \//));
 
   it('a virtual manifest with no members', () =>
     fails({ 'Cargo.toml': '[workspace]\nresolver = "2"\n' }, [], /^hotgen: Cargo\.toml: virtual manifest has no members/));

@@ -71,6 +71,30 @@ describe.skipIf(skipUnless(tools.nightly(), tools.mold(), tools.clang()))('hotge
     expect(linker).toBe(path.join(root, LINKER_WRAPPER));
   });
 
+  it('evaluated twice, the output adds each LD_LIBRARY_PATH entry once, keeping entries already there', async () => {
+    await using tmp = await tempDir('env');
+    const root = await workspace(tmp.path);
+    const env = await computeEnv(root, fixturePlan());
+    const [libstd, hot] = env.ldLibraryPath as [string, string];
+    const envFile = path.join(tmp.path, 'env.sh');
+    await writeFile(envFile, formatShell(env));
+    const twice = 'eval "$(cat "$ENV_FILE")"; once=$LD_LIBRARY_PATH; eval "$(cat "$ENV_FILE")"; printf \'%s\\n\' "$once" "$LD_LIBRARY_PATH"';
+    for (const [start, want] of [
+      [undefined, [libstd, hot]],
+      ['', [libstd, hot]],
+      ['/keep/me', [libstd, hot, '/keep/me']],
+      [`/a:${hot}:/b`, [libstd, '/a', hot, '/b']],
+      [`${libstd}:${hot}`, [libstd, hot]],
+    ] as const) {
+      const extra: NodeJS.ProcessEnv = { ENV_FILE: envFile, LD_LIBRARY_PATH: start };
+      const r = await sh(root, start === undefined ? `unset LD_LIBRARY_PATH; ${twice}` : twice, extra);
+      expect(r.code, r.stderr).toBe(0);
+      const [once, again] = r.stdout.split('\n');
+      expect(once!.split(':'), `from ${start}`).toEqual(want);
+      expect(again, `from ${start}`).toBe(once);
+    }
+  });
+
   it.skipIf(!existsSync(CLI) && skipUnless(`${CLI} missing (run npx tsc -p .)`))(
     'eval "$(hotgen env)" lets cargo build the hot profile and the loader find every library',
     async () => {

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cp, mkdir, readFile, symlink, readdir, rm, writeFile } from 'node:fs/promises';
+import { cp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -23,22 +23,6 @@ const ready = existsSync(path.join(repo, 'loader/host.ts')) && existsSync(path.j
 const toolchainEnv = () => (missingTool('cargo', ['+nightly-2026-05-19', '--version']) ? { HOTGEN_TOOLCHAIN: 'nightly' } : {});
 
 type Ev = Record<string, unknown> & { event: string };
-
-/**
- * Compiles hotgen into a private `dist/` (beside symlinks to node_modules, templates,
- * examples and package.json), so this file never rewrites the shared dist/ that other
- * test files may be running. Resolves with the CLI path.
- */
-async function privateBuild(dir: string): Promise<string> {
-  await mkdir(dir, { recursive: true });
-  for (const name of ['node_modules', 'templates', 'examples', 'package.json']) await symlink(path.join(repo, name), path.join(dir, name));
-  const tsc = path.join(repo, 'node_modules/typescript/bin/tsc');
-  // Type errors elsewhere in the tree (files other helpers are writing) do not stop the emit.
-  await run(process.execPath, [tsc, '-p', repo, '--outDir', path.join(dir, 'dist')], { allowFailure: true });
-  const bin = path.join(dir, 'dist/cli/hotgen.js');
-  expect(existsSync(bin)).toBe(true);
-  return bin;
-}
 
 function get(port: number, p: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -102,7 +86,7 @@ describe.skipIf(skipUnless(tools.nightly(), tools.mold()) || !ready)('hotgen dev
 
   beforeAll(async () => {
     dir = await tempDir('e2e-modes');
-    cli = await privateBuild(path.join(dir.path, 'hotgen'));
+    cli = path.join(repo, 'dist/cli/hotgen.js');
     root = path.join(dir.path, 'server');
     await cp(example, root, { recursive: true, filter: (src) => !src.includes(`${path.sep}target`) });
     const s = net.createServer();

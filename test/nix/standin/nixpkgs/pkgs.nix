@@ -90,6 +90,58 @@ builtins.mapAttrs hostTool (host.extraPackages or { }) // {
       nativeBuildInputs = [ nodejs ] ++ lib.optionals (npmConfigHook != null) [ npmConfigHook ];
     } // { inherit meta pname version; };
 
+  # Like nixpkgs' rustPlatform.importCargoLock (pkgs/build-support/rust/import-cargo-lock.nix):
+  # a dir with one `<name>-<version>` crate per Cargo.lock package that has a `source`, each
+  # with a .cargo-checksum.json of the lock's checksum, plus Cargo.lock and a
+  # .cargo/config.toml whose vendor `directory` is "cargo-vendor-dir" for the user to
+  # resolve. The real one fetches each crates.io crate with fetchurl, the lock's checksum
+  # as its hash. Offline, this one copies the unpacked crate from a local registry dir
+  # (Debian's /usr/share/cargo/registry, or host.cargoRegistry) and fails the build just
+  # as a hash mismatch would when the `package` checksum in that crate's
+  # .cargo-checksum.json differs. A git source without an outputHashes entry fails at
+  # evaluation with nixpkgs' message; with one, it cannot be fetched offline.
+  rustPlatform.importCargoLock = { lockFile ? null, lockFileContents ? null, outputHashes ? { }, ... }:
+    let
+      lock = builtins.fromTOML (if lockFile != null then builtins.readFile lockFile else lockFileContents);
+      crate = p:
+        let id = "${p.name}-${p.version}"; in
+        if builtins.match "(registry|sparse)[+].*" p.source != null then
+          "${p.name} ${p.version} ${p.checksum or (throw "Package ${p.name} does not have a checksum.")}"
+        else if builtins.match "git[+].*" p.source != null then
+          if builtins.hasAttr id outputHashes then throw "stand-in importCargoLock: cannot fetch the git dependency ${id} offline"
+          else throw ''
+            No hash was found while vendoring the git dependency ${id}. You can add
+            a hash through the `outputHashes` argument of `importCargoLock`:
+
+            outputHashes = {
+              "${id}" = "<hash>";
+            };
+          ''
+        else throw "Cannot handle crate source: ${p.source}";
+    in
+    drv "cargo-vendor-dir" ''
+      mkdir -p "$out/.cargo"
+      if [ -n "$lockFile" ]; then ln -s "$lockFile" "$out/Cargo.lock"; else printf '%s' "$lockFileContents" > "$out/Cargo.lock"; fi
+      printf '%s\n' '[source.crates-io]' 'replace-with = "vendored-sources"' "" '[source.vendored-sources]' 'directory = "cargo-vendor-dir"' > "$out/.cargo/config.toml"
+      while read -r name version checksum; do
+        [ -n "$name" ] || continue
+        from="$registry/$name-$version"
+        got=$(sed -n 's/.*"package": *"\([0-9a-f]*\)".*/\1/p' "$from/.cargo-checksum.json" 2>/dev/null || true)
+        if [ "$got" != "$checksum" ]; then
+          echo "hash mismatch for crate-$name-$version.tar.gz: Cargo.lock has $checksum, $from has '$got'" >&2
+          exit 1
+        fi
+        cp -r "$from" "$out/$name-$version"
+        chmod -R u+w "$out/$name-$version"
+        printf '{"files":{},"package":"%s"}' "$checksum" > "$out/$name-$version/.cargo-checksum.json"
+      done <<< "$crates"
+    '' {
+      lockFile = if lockFile != null then "${lockFile}" else "";
+      lockFileContents = if lockFileContents != null then lockFileContents else "";
+      registry = host.cargoRegistry or "/usr/share/cargo/registry";
+      crates = builtins.concatStringsSep "\n" (map crate (builtins.filter (p: p ? source) (lock.package or [ ])));
+    };
+
   # Like nixpkgs' mkShell: `nix develop` prepends the derivation's PATH to the user's.
   # `nix develop` runs its get-env.sh with this derivation's builder and sources
   # `$stdenv/setup` first, which here only holds the log pipe open (see holdLog).
