@@ -10,6 +10,12 @@ import { summarize, type Figure, type Summary } from './stats.js';
 import { barChart, lineChart, type BarGroup, type Series } from './svg.js';
 
 const MiB = 1024 * 1024;
+
+/** A goal of several parts: met when all are; the text says which part missed. */
+function goalOf(parts: [text: string, met: boolean][]): { text: string; met: boolean } {
+  if (parts.length === 1) return { text: parts[0][0], met: parts[0][1] };
+  return { text: parts.map(([t, m]) => `${t} (${m ? 'met' : 'missed'})`).join(', '), met: parts.every(([, m]) => m) };
+}
 const one = (v: number): Summary => summarize([v]);
 
 /** Init rows: excluding cargo metadata (goal < 2 s at 100 crates), and the whole command. */
@@ -66,7 +72,7 @@ export function swapFigures(ws: HotWorkspace, m: SwapMeasure): Figure[] {
       unit: 'ms',
       hotgen: h,
       baseline: { label: 'dlopen/dlclose floor', ...f },
-      goal: { text: `≤ 3× floor${at100 ? ', < 100 ms' : ''}`, met: h.median <= 3 * f.median && (!at100 || h.median < 100) },
+      goal: goalOf([['≤ 3× floor', h.median <= 3 * f.median], ...(at100 ? [['< 100 ms', h.median < 100] as [string, boolean]] : [])]),
       note: `host: stop ${med('stopMs')} + unload ${med('unloadMs')} + load ${med('loadMs')}, total ${med('totalMs')} ms`,
       params,
     },
@@ -138,7 +144,7 @@ export function apiSwapFigures(linker: string, swapMs: number[], floorMs: number
     unit: 'ms',
     hotgen: h,
     baseline: { label: 'dlopen/dlclose floor', ...f },
-    goal: { text: '< 5 ms, ≤ 3× floor', met: h.median < 5 && h.median <= 3 * f.median },
+    goal: goalOf([['< 5 ms', h.median < 5], ['≤ 3× floor', h.median <= 3 * f.median]]),
     note: `host: stop ${hostMedian(timings, 'stopMs').toFixed(2)} + unload ${hostMedian(timings, 'unloadMs').toFixed(2)} + load ${hostMedian(timings, 'loadMs').toFixed(2)} ms`,
   }];
   if (timings.length) {

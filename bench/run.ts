@@ -191,6 +191,19 @@ async function runBenches(cfg: RunConfig, only: Set<Bench>, log: (s: string) => 
   return { figures, raw, notes, errors };
 }
 
+/**
+ * JSON for the results file: numbers rounded to 3 decimals (µs for ms values), arrays of
+ * numbers and objects of numbers on one line, so a day's file stays small enough to commit.
+ */
+export function compactJson(value: unknown): string {
+  const text = JSON.stringify(value, (_k, v) => (typeof v === 'number' && !Number.isInteger(v) ? Math.round(v * 1000) / 1000 : v), 1);
+  return (
+    text
+      .replace(/\[\s*(-?[\d.e+-]+(?:,\s*-?[\d.e+-]+)*)\s*\]/g, (_m, body: string) => `[${body.split(/,\s*/).join(',')}]`)
+      .replace(/\{\s*("\w+": -?[\d.e+-]+(?:,\s*"\w+": -?[\d.e+-]+)*)\s*\}/g, (_m, body: string) => `{${body.split(/,\s*/).join(', ')}}`) + '\n'
+  );
+}
+
 /** The toolchain for cargo: the plan's dated nightly when rustup has it, else `nightly`. */
 async function pickToolchain(): Promise<string> {
   if (process.env.HOTGEN_TOOLCHAIN) return process.env.HOTGEN_TOOLCHAIN;
@@ -202,10 +215,20 @@ async function pickToolchain(): Promise<string> {
 export async function main(argv = process.argv.slice(2)): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { quick: { type: 'boolean' }, only: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean' } },
+    options: { quick: { type: 'boolean' }, only: { type: 'string' }, out: { type: 'string' }, render: { type: 'string' }, help: { type: 'boolean' } },
   });
   if (values.help) {
-    console.log(`usage: npm run bench -- [--quick] [--only ${BENCHES.join(',')}] [--out DIR]\n  scratch space: $HOTGEN_BENCH_DIR (default ${scratchDir()})`);
+    console.log(
+      `usage: npm run bench -- [--quick] [--only ${BENCHES.join(',')}] [--out DIR]\n` +
+        '       npm run bench -- --render RESULTS.json   (table and charts again, nothing measured)\n' +
+        `  scratch space: $HOTGEN_BENCH_DIR (default ${scratchDir()})`,
+    );
+    return 0;
+  }
+  if (values.render) {
+    const figures: Figure[] = JSON.parse(await readFile(values.render, 'utf8')).figures;
+    for (const [name, svg] of Object.entries(charts(figures))) await writeFile(path.join(path.dirname(values.render), name), svg);
+    process.stdout.write(markdownTable(figures));
     return 0;
   }
   const only = new Set<Bench>((values.only ? values.only.split(',') : BENCHES).map((s) => s.trim() as Bench));
@@ -239,7 +262,7 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
     notes: res.notes,
     errors: res.errors,
   };
-  await writeFile(file, JSON.stringify(results, null, 1) + '\n');
+  await writeFile(file, compactJson(results));
   for (const [name, svg] of Object.entries(charts(figures))) await writeFile(path.join(outDir, name), svg);
   process.stdout.write(markdownTable(figures));
   for (const n of res.notes) log(`note: ${n}`);

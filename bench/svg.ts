@@ -16,8 +16,8 @@ export interface Series {
 }
 
 const W = 720;
-const H = 360;
-const M = { top: 40, right: 200, bottom: 50, left: 70 };
+const H = 380;
+const M = { top: 40, right: 200, bottom: 70, left: 70 };
 const COLORS = ['#d95f02', '#1b9e77', '#7570b3', '#e7298a', '#66a61e', '#e6ab02'];
 
 /** Escapes text for SVG/XML content and attributes. */
@@ -83,7 +83,12 @@ export function barChart(title: string, yLabel: string, groups: readonly BarGrou
       body.push(`<rect x="${x.toFixed(1)}" y="${y.toFixed(1)}" width="${(bw - 2).toFixed(1)}" height="${h.toFixed(1)}" fill="${COLORS[i % COLORS.length]}"><title>${xmlEscape(`${g.label} ${v.name}: ${num(v.value)}`)}</title></rect>`);
       body.push(`<text x="${(x + bw / 2).toFixed(1)}" y="${(y - 3).toFixed(1)}" text-anchor="middle" font-size="10">${num(v.value)}</text>`);
     }
-    body.push(`<text x="${(x0 + gw * 0.4).toFixed(1)}" y="${M.top + ph + 16}" text-anchor="middle">${xmlEscape(g.label)}</text>`);
+    const lx = (x0 + gw * 0.4).toFixed(1);
+    const ly = M.top + ph + 16;
+    // Many groups: slanted labels so neighbours do not overlap.
+    body.push(groups.length > 6
+      ? `<text x="${lx}" y="${ly}" text-anchor="end" font-size="10" transform="rotate(-35 ${lx} ${ly})">${xmlEscape(g.label)}</text>`
+      : `<text x="${lx}" y="${ly}" text-anchor="middle">${xmlEscape(g.label)}</text>`);
   });
   return frame(title, yLabel, yMax, body, names);
 }

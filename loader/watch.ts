@@ -15,7 +15,7 @@ export interface Watcher extends AsyncDisposable {
 
 /** Options for {@link watchPaths}. */
 export interface WatchOptions {
-  /** Quiet time after the last event before `onChange` fires, ms (default 150). */
+  /** Quiet time after the last event before `onChange` fires, ms (default 50: a save during a build triggers another build, so a short wait loses nothing). */
   debounceMs?: number;
   /** Return true to ignore a path (absolute). */
   ignore?: (file: string) => boolean;
@@ -51,7 +51,7 @@ export async function watchPaths(paths: readonly string[], opts: WatchOptions): 
       const files = [...changed];
       changed.clear();
       opts.onChange(files);
-    }, opts.debounceMs ?? 150);
+    }, opts.debounceMs ?? 50);
   });
   await new Promise<void>((resolve, reject) => {
     watcher.once('ready', () => resolve());

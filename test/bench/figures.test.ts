@@ -19,7 +19,7 @@ describe('figures', () => {
     const m = (swap: number, floor: number) => ({ pos: 'bottom' as const, reloadSet: ['a', 'b'], swapMs: ten(swap), floorMs: ten(floor), hostTimings: ten(0).map(() => timings), floorStillMapped: 0 });
     expect(swapFigures(ws(50), m(30, 10))[0].goal?.met).toBe(true);
     expect(swapFigures(ws(50), m(31, 10))[0].goal?.met).toBe(false);
-    expect(swapFigures(ws(100), m(120, 50))[0].goal).toEqual({ text: '≤ 3× floor, < 100 ms', met: false });
+    expect(swapFigures(ws(100), m(120, 50))[0].goal).toEqual({ text: '≤ 3× floor (met), < 100 ms (missed)', met: false });
     expect(swapFigures(ws(100), m(90, 50))[0].params).toEqual({ modules: 101, reloadSet: 2 });
     // The host's unload+load step (0.5 + 0.5 ms) against a 0.4 ms floor: within 3×.
     const step = swapFigures(ws(50), m(31, 0.4))[1];
