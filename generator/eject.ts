@@ -6,14 +6,14 @@
  * control socket of past `hotgen dev` sessions, and `.hotgen/` once nothing else is in
  * it. Everything is checked before the first write.
  */
-import { promises as fs, constants as fsc } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../common/errors.js';
 import { atomicWrite, exists, readIfExists, sha256 } from '../common/fsx.js';
 import { controlSocketPath, isListening } from '../loader/control.js';
 import { isPristineWorkflow, WORKFLOW_FILE, WORKFLOW_HEADER } from './ci.js';
 import { LINKER_WRAPPER } from './env.js';
-import { readOriginal, readState, removeState, STATE_DIR, STATE_FILE } from './state.js';
+import { assertWritable, readOriginal, readState, removeState, STATE_DIR, STATE_FILE } from './state.js';
 
 /** What eject did. Paths are relative to the root. */
 export interface EjectResult {
@@ -108,7 +108,7 @@ export async function ejectWorkspace(dir: string): Promise<EjectResult> {
   const leftovers = (await fs.readdir(path.join(root, STATE_DIR))).filter((n) => SESSION_LEFTOVER.test(n));
   for (const n of leftovers) dirRemovals.push(`${STATE_DIR}/${n}`);
 
-  for (const rel of [...writes.map((w) => w.rel), ...removals, ...dirRemovals, STATE_FILE]) await checkWritable(root, rel);
+  for (const rel of [...writes.map((w) => w.rel), ...removals, ...dirRemovals, STATE_FILE]) await assertWritable(root, rel, 'Check its permissions (ls -l, lsattr) and run hotgen eject again.');
   for (const w of writes) await atomicWrite(path.join(root, w.rel), w.data);
   for (const rel of removals) await fs.rm(path.join(root, rel), { force: true });
   for (const rel of dirRemovals) await fs.rm(path.join(root, rel), { recursive: true, force: true });
@@ -124,15 +124,3 @@ export async function ejectWorkspace(dir: string): Promise<EjectResult> {
   return res;
 }
 
-async function checkWritable(root: string, rel: string): Promise<void> {
-  const abs = path.join(root, rel);
-  let dir = path.dirname(abs);
-  while (!(await exists(dir))) dir = path.dirname(dir);
-  for (const p of (await exists(abs)) ? [abs, dir] : [dir]) {
-    try {
-      await fs.access(p, fsc.W_OK);
-    } catch (err) {
-      throw new UserError('is not writable (nothing was changed)', { file: rel, cause: err });
-    }
-  }
-}

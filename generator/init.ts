@@ -4,7 +4,7 @@
  * Re-running on an initialised workspace writes nothing; `dryRun` returns a unified
  * diff instead of writing.
  */
-import { promises as fs, constants as fsc } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../common/errors.js';
 import { atomicWrite, exists, readIfExists, sha256 } from '../common/fsx.js';
@@ -16,7 +16,7 @@ import { PLAN_FILE, readSettings, renderPlanYaml } from './plan-file.js';
 import { renderFiles, type RenderedKind, type RenderOptions, type RenderResult } from './render.js';
 import { gitDepsNote, lockedGitDeps } from './render-impl.js';
 import { applyRenderPolicy } from './init-policy.js';
-import { emptyState, originalFile, readOriginal, readState, serializeState, STATE_DIR, STATE_FILE, type InitState } from './state.js';
+import { assertWritable, emptyState, originalFile, readOriginal, readState, serializeState, STATE_DIR, STATE_FILE, type InitState } from './state.js';
 import { loadWorkspace } from './workspace.js';
 
 /** What the user asked for on the command line (undefined = not given). */
@@ -199,28 +199,10 @@ async function nextState(root: string, state: InitState, changes: FileChange[]):
   return next;
 }
 
-/**
- * Checks that every file to write (and the nearest existing directory of each) is
- * writable before anything is written. access(2) also fails with EPERM for immutable
- * files (chattr +i) even for root, which a mode check alone would miss.
- */
+/** Refuses before the first write when any file to write (or its directory) is not writable. */
 async function preflight(root: string, changes: FileChange[]): Promise<void> {
-  const targets = [...changes.map((c) => c.rel), STATE_FILE];
-  for (const rel of targets) {
-    const abs = path.join(root, rel);
-    let dir = path.dirname(abs);
-    while (!(await exists(dir))) dir = path.dirname(dir);
-    for (const p of (await exists(abs)) ? [abs, dir] : [dir]) {
-      try {
-        await fs.access(p, fsc.W_OK);
-      } catch (err) {
-        throw new UserError(`${p === abs ? '' : 'the directory of this file '}is not writable (nothing was changed)`, {
-          file: rel,
-          cause: err,
-          hint: 'Check its permissions (ls -l, lsattr) and run hotgen init again.',
-        });
-      }
-    }
+  for (const rel of [...changes.map((c) => c.rel), STATE_FILE]) {
+    await assertWritable(root, rel, 'Check its permissions (ls -l, lsattr) and run hotgen init again.');
   }
 }
 

@@ -2,10 +2,10 @@
  * `.hotgen/init-state.json`: what `hotgen init` changed, so `hotgen eject` can undo it
  * exactly. Edited files keep their pre-hotgen bytes under `.hotgen/originals/<path>`.
  */
-import { promises as fs } from 'node:fs';
+import { promises as fs, constants as fsc } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../common/errors.js';
-import { atomicWrite, readIfExists } from '../common/fsx.js';
+import { atomicWrite, exists, readIfExists } from '../common/fsx.js';
 
 /** Directory of hotgen's own state, relative to the workspace root. */
 export const STATE_DIR = '.hotgen';
@@ -91,4 +91,24 @@ export async function removeState(root: string): Promise<void> {
   await fs.rm(path.join(root, ORIGINALS_DIR), { recursive: true, force: true });
   await fs.rm(path.join(root, STATE_FILE), { force: true });
   await fs.rmdir(path.join(root, STATE_DIR)).catch(() => undefined);
+}
+
+/**
+ * Throws unless `rel` (relative to `root`) and the nearest existing directory above it
+ * are writable, so a command can refuse before its first write. access(2) also fails
+ * with EPERM for immutable files (chattr +i) even for root, which a mode check alone
+ * would miss.
+ * @throws UserError naming the file, with `hint` as its second line.
+ */
+export async function assertWritable(root: string, rel: string, hint: string): Promise<void> {
+  const abs = path.join(root, rel);
+  let dir = path.dirname(abs);
+  while (!(await exists(dir))) dir = path.dirname(dir);
+  for (const p of (await exists(abs)) ? [abs, dir] : [dir]) {
+    try {
+      await fs.access(p, fsc.W_OK);
+    } catch (err) {
+      throw new UserError(`${p === abs ? '' : 'the directory of this file '}is not writable (nothing was changed)`, { file: rel, cause: err, hint });
+    }
+  }
 }
