@@ -48,6 +48,21 @@ export function buildFigures(ws: HotWorkspace): Figure[] {
   }));
 }
 
+/** The host's unload+load step alone (from its timings) against the floor `f` (goal ≤ 3× floor). */
+function unloadLoadRow(idPrefix: string, bench: Figure['bench'], what: string, timings: readonly HostTimings[], f: Summary): Figure {
+  const ul = summarize(timings.map((t) => t.unloadMs + t.loadMs));
+  return {
+    id: `${idPrefix}.unload+load`,
+    bench,
+    label: `host unload+load step only, ${what}`,
+    unit: 'ms',
+    hotgen: ul,
+    baseline: { label: 'dlopen/dlclose floor', ...f },
+    goal: { text: '≤ 3× floor', met: ul.median <= 3 * f.median },
+    note: 'with RTLD_NOLOAD checks',
+  };
+}
+
 /** Median of `k` over host reload timings. */
 function hostMedian(t: readonly HostTimings[], k: keyof HostTimings): number {
   return t.length ? summarize(t.map((x) => x[k])).median : NaN;
@@ -77,19 +92,7 @@ export function swapFigures(ws: HotWorkspace, m: SwapMeasure): Figure[] {
       params,
     },
   ];
-  if (m.hostTimings.length) {
-    const ul = summarize(m.hostTimings.map((t) => t.unloadMs + t.loadMs));
-    rows.push({
-      id: `swap.${ws.n}.${m.pos}.unload+load`,
-      bench: 'scale',
-      label: `host unload+load step only, ${m.reloadSet.length} of ${ws.modules.length} modules (${m.pos} edit)`,
-      unit: 'ms',
-      hotgen: ul,
-      baseline: { label: 'dlopen/dlclose floor', ...f },
-      goal: { text: '≤ 3× floor', met: ul.median <= 3 * f.median },
-      note: 'with RTLD_NOLOAD checks',
-    });
-  }
+  if (m.hostTimings.length) rows.push(unloadLoadRow(`swap.${ws.n}.${m.pos}`, 'scale', `${m.reloadSet.length} of ${ws.modules.length} modules (${m.pos} edit)`, m.hostTimings, f));
   return rows;
 }
 
@@ -147,19 +150,7 @@ export function apiSwapFigures(linker: string, swapMs: number[], floorMs: number
     goal: goalOf([['< 5 ms', h.median < 5], ['≤ 3× floor', h.median <= 3 * f.median]]),
     note: `host: stop ${hostMedian(timings, 'stopMs').toFixed(2)} + unload ${hostMedian(timings, 'unloadMs').toFixed(2)} + load ${hostMedian(timings, 'loadMs').toFixed(2)} ms`,
   }];
-  if (timings.length) {
-    const ul = summarize(timings.map((t) => t.unloadMs + t.loadMs));
-    rows.push({
-      id: `swap.example.api+router.${linker}.unload+load`,
-      bench: 'serving',
-      label: `host unload+load step only, api+router (example, ${linker})`,
-      unit: 'ms',
-      hotgen: ul,
-      baseline: { label: 'dlopen/dlclose floor', ...f },
-      goal: { text: '≤ 3× floor', met: ul.median <= 3 * f.median },
-      note: 'with RTLD_NOLOAD checks',
-    });
-  }
+  if (timings.length) rows.push(unloadLoadRow(`swap.example.api+router.${linker}`, 'serving', `api+router (example, ${linker})`, timings, f));
   return rows;
 }
 

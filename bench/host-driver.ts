@@ -1,6 +1,6 @@
 /**
  * Drives the real host (`dist/loader/host.js`) over IPC as the supervisor does: stdio
- * ['ignore', 'ignore', 'pipe', 'ipc', ...sockets], libstd on LD_LIBRARY_PATH, listening
+ * ['ignore', 'ignore', 'pipe', 'ipc', ...sockets] (or output inherited), libstd on LD_LIBRARY_PATH, listening
  * sockets at fds 4, 5, ... named in HOTGEN_LISTEN_FDS. Also a plain HTTP GET and the
  * host's RSS from /proc.
  */
@@ -12,22 +12,38 @@ import path from 'node:path';
 import { LISTEN_FDS_ENV, type FromHost, type ToHost } from '../loader/protocol.js';
 import { repoRoot } from './paths.js';
 
+/** How {@link BenchHost} spawns the host. */
+export interface HostSpawnOptions {
+  /** The host script; default `<repo>/dist/loader/host.js`. */
+  hostJs?: string;
+  /**
+   * 'pipe' (default): stdout ignored, the last 4000 chars of stderr kept for error messages;
+   * 'inherit': both go to this process's stdout and stderr (tests, to see the host's output).
+   */
+  output?: 'pipe' | 'inherit';
+  /** Default wait of {@link BenchHost.next} in ms (30 000). */
+  nextTimeoutMs?: number;
+}
+
 /** A spawned host; `await using` kills it when it still runs. */
 export class BenchHost implements AsyncDisposable {
   readonly child: ChildProcess;
   readonly #queue: FromHost[] = [];
   #wake?: () => void;
   #stderr = '';
+  readonly #nextTimeoutMs: number;
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
-  /** Spawns the host with `env` added; `listenFds` become fds 4, 5, ... */
-  constructor(env: NodeJS.ProcessEnv, listenFds: number[] = []) {
-    const hostJs = path.join(repoRoot(), 'dist/loader/host.js');
+  /** Spawns the host with `env` added; `listenFds` become fds 4, 5, ... named in HOTGEN_LISTEN_FDS. */
+  constructor(env: NodeJS.ProcessEnv, listenFds: number[] = [], opts: HostSpawnOptions = {}) {
+    const hostJs = opts.hostJs ?? path.join(repoRoot(), 'dist/loader/host.js');
+    const inherit = opts.output === 'inherit';
+    this.#nextTimeoutMs = opts.nextTimeoutMs ?? 30_000;
     this.child = spawn(process.execPath, [hostJs], {
-      stdio: ['ignore', 'ignore', 'pipe', 'ipc', ...listenFds],
+      stdio: ['ignore', inherit ? 'inherit' : 'ignore', inherit ? 'inherit' : 'pipe', 'ipc', ...listenFds],
       env: { ...process.env, ...env, [LISTEN_FDS_ENV]: listenFds.map((_, i) => 4 + i).join(',') },
     });
-    this.child.stderr!.setEncoding('utf8').on('data', (c: string) => (this.#stderr = (this.#stderr + c).slice(-4000)));
+    this.child.stderr?.setEncoding('utf8').on('data', (c: string) => (this.#stderr = (this.#stderr + c).slice(-4000)));
     this.child.on('message', (m) => {
       this.#queue.push(m as FromHost);
       this.#wake?.();
@@ -36,22 +52,26 @@ export class BenchHost implements AsyncDisposable {
     void this.exited.then(() => this.#wake?.());
   }
 
+  /** The host's process id. */
   get pid(): number {
     return this.child.pid!;
   }
 
+  /** Sends one IPC message to the host. */
   send(m: ToHost): void {
     this.child.send(m);
   }
 
   /**
-   * The next message, which must be of `type`.
-   * @throws Error on another message (restart-needed, error...), host exit or timeout, with the host's stderr tail.
+   * The next message, which must be of `type` when given; waits `timeoutMs` (default from
+   * {@link HostSpawnOptions.nextTimeoutMs}).
+   * @throws Error on another message (restart-needed, error...), host exit or timeout, with the host's stderr tail when piped.
    */
-  async next<T extends FromHost['type']>(type: T, timeoutMs = 30_000): Promise<Extract<FromHost, { type: T }>> {
+  async next<T extends FromHost['type']>(type?: T, timeoutMs = this.#nextTimeoutMs): Promise<Extract<FromHost, { type: T }>> {
     const deadline = Date.now() + timeoutMs;
+    const what = type ?? 'a message';
     while (this.#queue.length === 0) {
-      const fail = (why: string) => new Error(`host: ${why} while waiting for ${type}; stderr:\n${this.#stderr}`);
+      const fail = (why: string) => new Error(`host: ${why} while waiting for ${what}${this.#stderrTail()}`);
       if (this.child.exitCode !== null || this.child.signalCode !== null) throw fail(`exited (${this.child.exitCode ?? this.child.signalCode})`);
       const left = deadline - Date.now();
       if (left <= 0) throw fail(`no message within ${timeoutMs} ms`);
@@ -65,8 +85,22 @@ export class BenchHost implements AsyncDisposable {
       this.#wake = undefined;
     }
     const m = this.#queue.shift()!;
-    if (m.type !== type) throw new Error(`host: expected ${type}, got ${JSON.stringify(m)}; stderr:\n${this.#stderr}`);
+    if (type && m.type !== type) throw new Error(`host: expected ${type}, got ${JSON.stringify(m)}${this.#stderrTail()}`);
     return m as Extract<FromHost, { type: T }>;
+  }
+
+  #stderrTail(): string {
+    return this.child.stderr ? `; stderr:\n${this.#stderr}` : '';
+  }
+
+  /** Distinct file paths under `under` mapped in the host (from /proc/<pid>/maps). */
+  async mappedFiles(under: string): Promise<string[]> {
+    const maps = await readFile(`/proc/${this.pid}/maps`, 'utf8');
+    const files = maps
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/).slice(5).join(' '))
+      .filter((f) => f.startsWith(under));
+    return [...new Set(files)].sort();
   }
 
   /** Resident set size of the host in bytes (`VmRSS` of /proc/<pid>/status). */

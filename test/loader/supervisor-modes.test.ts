@@ -4,74 +4,15 @@
  * build made elsewhere by content hashes. One copy of examples/server, sessions in turn.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { cp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
-import http from 'node:http';
-import net from 'node:net';
+import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { run } from '../../common/exec.js';
 import { sendControl } from '../../loader/control.js';
 import { tempDir } from '../helpers/tree.js';
 import { missingTool, skipUnless, tools } from '../helpers/tools.js';
+import { cli, Dev, exampleReady, quitAllDevs, get, initExample, loadClient, toolchainEnv } from './fixtures/dev-session.js';
 
-const repo = fileURLToPath(new URL('../../', import.meta.url));
-let cli = '';
-const example = path.join(repo, 'examples/server');
-const ready = existsSync(path.join(repo, 'loader/host.ts')) && existsSync(path.join(example, 'router/src/lib.rs'));
-const toolchainEnv = () => (missingTool('cargo', ['+nightly-2026-05-19', '--version']) ? { HOTGEN_TOOLCHAIN: 'nightly' } : {});
-
-type Ev = Record<string, unknown> & { event: string };
-
-function get(port: number, p: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path: p, agent: false, timeout: 15_000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (c) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error(`GET ${p} timed out`)));
-    req.on('error', reject);
-  });
-}
-
-/** One `hotgen dev` process with its JSON events. */
-class Dev {
-  readonly events: Ev[] = [];
-  stderr = '';
-  readonly child: ChildProcess;
-  readonly exited: Promise<number | null>;
-  constructor(root: string, flags: string[], env: NodeJS.ProcessEnv) {
-    this.child = spawn(process.execPath, [cli, 'dev', '--json', ...flags], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-    this.exited = new Promise((r) => this.child.once('exit', (code) => r(code)));
-    let partial = '';
-    this.child.stdout!.setEncoding('utf8').on('data', (c: string) => {
-      const lines = (partial + c).split('\n');
-      partial = lines.pop()!;
-      for (const l of lines) if (l.trim()) this.events.push(JSON.parse(l));
-    });
-    this.child.stderr!.setEncoding('utf8').on('data', (c: string) => (this.stderr = (this.stderr + c).slice(-20_000)));
-  }
-  async waitEvent(pred: (e: Ev) => boolean, from: number, timeoutMs = 240_000): Promise<Ev> {
-    const t0 = Date.now();
-    for (;;) {
-      const hit = this.events.slice(from).find(pred);
-      if (hit) return hit;
-      if (Date.now() - t0 > timeoutMs || this.child.exitCode !== null) {
-        throw new Error(`no matching event (exit ${this.child.exitCode}); events: ${JSON.stringify(this.events.slice(from))}\nstderr:\n${this.stderr.slice(-3000)}`);
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  async quit(): Promise<number | null> {
-    if (this.child.exitCode === null) this.child.kill('SIGTERM');
-    return this.exited;
-  }
-}
-
-describe.skipIf(skipUnless(tools.nightly(), tools.mold()) || !ready)('hotgen dev modes on the example server', () => {
+describe.skipIf(skipUnless(tools.nightly(), tools.mold()) || !exampleReady)('hotgen dev modes on the example server', () => {
   let dir: Awaited<ReturnType<typeof tempDir>>;
   let root: string;
   let port: number;
@@ -86,40 +27,20 @@ describe.skipIf(skipUnless(tools.nightly(), tools.mold()) || !ready)('hotgen dev
 
   beforeAll(async () => {
     dir = await tempDir('e2e-modes');
-    cli = path.join(repo, 'dist/cli/hotgen.js');
-    root = path.join(dir.path, 'server');
-    await cp(example, root, { recursive: true, filter: (src) => !src.includes(`${path.sep}target`) });
-    const s = net.createServer();
-    await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-    port = (s.address() as net.AddressInfo).port;
-    await new Promise((r) => s.close(r));
-    const init = await run(process.execPath, [cli, 'init', '--entry', 'app_router', '--frozen', 'app_core', '--listen', `127.0.0.1:${port}`], { cwd: root, allowFailure: true });
-    expect(init.code, init.stderr).toBe(0);
+    const made = await initExample(dir.path);
+    ({ root, port } = made);
+    expect(made.init.code, made.init.stderr).toBe(0);
   });
 
   afterAll(async () => {
-    await dev?.quit();
+    await quitAllDevs();
     await dir?.[Symbol.asyncDispose]();
   });
 
   it('--no-watch: 20 reloads and 2 restarts under load, zero failed requests', async () => {
     dev = new Dev(root, ['--no-watch'], env());
     await dev.waitEvent((e) => e.event === 'start', 0);
-    const failures: string[] = [];
-    let ok = 0;
-    let stop = false;
-    const client = async () => {
-      while (!stop) {
-        try {
-          const r = await get(port, '/health');
-          if (r.status === 200) ok++;
-          else failures.push(`status ${r.status}`);
-        } catch (err) {
-          failures.push((err as Error).message);
-        }
-      }
-    };
-    const clients = [client(), client(), client()];
+    const client = loadClient(port, { clients: 3, pauseMs: 0 });
     let version = 1;
     let restarts = 0;
     for (let i = 1; i <= 22; i++) {
@@ -142,10 +63,9 @@ describe.skipIf(skipUnless(tools.nightly(), tools.mold()) || !ready)('hotgen dev
       expect(r).toMatchObject({ ok: true, report: { kind: 'reload', modules: ['app_api', 'app_router'], unloaded: ['app_router', 'app_api'] } });
       expect((await get(port, '/hello')).body).toBe(`hello from api v${version}\n`);
     }
-    stop = true;
-    await Promise.all(clients);
-    expect(failures).toEqual([]);
-    expect(ok).toBeGreaterThan(100);
+    await client.end();
+    expect(client.failures).toEqual([]);
+    expect(client.ok()).toBeGreaterThan(100);
     expect(dev.events.filter((e) => e.event === 'reload')).toHaveLength(20);
     expect(dev.events.filter((e) => e.event === 'restart')).toHaveLength(2);
     // Snapshots of unmapped generations are removed as the session goes.

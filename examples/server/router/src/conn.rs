@@ -67,10 +67,12 @@ fn serve(stream: &TcpStream, cx: ConnCtx) -> io::Result<Ending> {
     let _ = stream.set_nodelay(true);
     let mut reader = BufReader::new(stream);
     let mut writer = stream;
+    let mut fresh = true;
     loop {
-        if reader.buffer().is_empty() && !wait_for_request(stream.as_raw_fd(), cx) {
+        if reader.buffer().is_empty() && !wait_for_request(stream.as_raw_fd(), cx, fresh) {
             return Ok(Ending::Quiet);
         }
+        fresh = false;
         let (req, keep_alive) = match read_request(&mut reader) {
             Ok(r) => r,
             Err(ReadError::Closed) => return Ok(Ending::Quiet),
@@ -96,9 +98,16 @@ fn serve(stream: &TcpStream, cx: ConnCtx) -> io::Result<Ending> {
     }
 }
 
+/// How long, after stop, a connection that has not sent its first request yet may take
+/// to send it: its client connected to make one (only under heavy load does it take
+/// more than a moment), so it is answered rather than cut off. Below the host's 5 s
+/// stop bound.
+const FRESH_GRACE: Duration = Duration::from_secs(2);
+
 /// Waits until the client sends (true) or the connection should close (false): idle
-/// for too long, or stop requested and no request arrived within the grace period.
-fn wait_for_request(fd: RawFd, cx: ConnCtx) -> bool {
+/// for too long, or stop requested and no request arrived within the grace period
+/// (`FRESH_GRACE` for a connection that has not sent a request yet).
+fn wait_for_request(fd: RawFd, cx: ConnCtx, fresh: bool) -> bool {
     let ready = match wait_readable(&[fd, cx.stop_fd], Some(cx.idle_timeout)) {
         Ok(r) => r,
         Err(_) => return false,
@@ -111,7 +120,8 @@ fn wait_for_request(fd: RawFd, cx: ConnCtx) -> bool {
     }
     // Stopping: a client that just connected or is about to reuse this connection
     // most likely sends within the grace period; answer it rather than cut it off.
-    wait_readable(&[fd], Some(cx.stop_grace)).map(|r| r[0]).unwrap_or(false)
+    let grace = if fresh { FRESH_GRACE.max(cx.stop_grace) } else { cx.stop_grace };
+    wait_readable(&[fd], Some(grace)).map(|r| r[0]).unwrap_or(false)
 }
 
 /// Closes without resetting: stop sending, then drain what the client still sends
