@@ -3,13 +3,12 @@
  * (reported met / missed, never failing the run), and the SVG charts.
  */
 import type { InitMeasure } from './init-bench.js';
-import type { HostTimings, MemoryMeasure, SwapMeasure } from './swap.js';
-import type { EditMeasure, LoadStats } from './serving.js';
+import type { HostTimings, SwapMeasure } from './swap.js';
+import type { EditMeasure } from './serving.js';
 import type { HotWorkspace } from './hotws.js';
 import { summarize, type Figure, type Summary } from './stats.js';
 import { barChart, lineChart, type BarGroup, type Series } from './svg.js';
 
-const MiB = 1024 * 1024;
 
 /** A goal of several parts: met when all are; the text says which part missed. */
 function goalOf(parts: [text: string, met: boolean][]): { text: string; met: boolean } {
@@ -96,27 +95,6 @@ export function swapFigures(ws: HotWorkspace, m: SwapMeasure): Figure[] {
   return rows;
 }
 
-/** RSS rows: after 1, 50, 200 cycles, and the growth (goal < 2 MiB). */
-export function memoryFigures(m: MemoryMeasure): Figure[] {
-  const at = (c: number) => m.rss.find((r) => r.cycles === c)?.bytes;
-  const first = at(1) ?? m.rss[0].bytes;
-  const last = m.rss[m.rss.length - 1];
-  const rows: Figure[] = m.rss
-    .filter((r) => r.cycles > 0)
-    .map((r) => ({ id: `memory.rss.${r.cycles}`, bench: 'memory', label: `host RSS after ${r.cycles} reload${r.cycles === 1 ? '' : 's'} (${m.reloadSet} of ${m.modules} modules each)`, unit: 'MiB' as const, hotgen: one(r.bytes / MiB), note: 'n=1' }));
-  const growth = (last.bytes - first) / MiB;
-  rows.push({
-    id: 'memory.growth',
-    bench: 'memory',
-    label: `host RSS growth, reload 1 → ${last.cycles}`,
-    unit: 'MiB',
-    hotgen: one(growth),
-    goal: { text: '< 2 MiB', met: growth < 2 },
-    note: `n=1; ${m.mappedModules} module files mapped at the end for ${m.modules} modules`,
-  });
-  return rows;
-}
-
 /** Edit-to-serving row: hotgen vs restart (goal for api: ≤ 1/3 of the restart). */
 export function editFigure(m: EditMeasure): Figure {
   const h = summarize(m.hotgen);
@@ -152,31 +130,6 @@ export function apiSwapFigures(linker: string, swapMs: number[], floorMs: number
   }];
   if (timings.length) rows.push(unloadLoadRow(`swap.example.api+router.${linker}`, 'serving', `api+router (example, ${linker})`, timings, f));
   return rows;
-}
-
-/** Availability rows: failed + refused requests (goal 0) and worst latency, reloads vs restarts. */
-export function availabilityFigures(a: { hotgen: LoadStats; restart: LoadStats; cycles: number }): Figure[] {
-  const bad = (s: LoadStats) => s.failed + s.refused;
-  return [
-    {
-      id: 'availability.failed',
-      bench: 'availability',
-      label: `failed + refused requests during ${a.cycles} reloads`,
-      unit: 'count',
-      hotgen: one(bad(a.hotgen)),
-      baseline: { label: `${a.cycles} restarts`, ...one(bad(a.restart)) },
-      goal: { text: '0', met: bad(a.hotgen) === 0 },
-      note: `ok: hotgen ${a.hotgen.ok}, restart ${a.restart.ok}; refused: ${a.hotgen.refused} vs ${a.restart.refused}`,
-    },
-    {
-      id: 'availability.worst',
-      bench: 'availability',
-      label: `worst request latency during ${a.cycles} reloads`,
-      unit: 'ms',
-      hotgen: one(a.hotgen.worstMs),
-      baseline: { label: `${a.cycles} restarts`, ...one(a.restart.worstMs) },
-    },
-  ];
 }
 
 /** SVG charts (file name → SVG) from the table rows that exist. */

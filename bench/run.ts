@@ -15,14 +15,15 @@ import type { Linker } from '../common/types.js';
 import { haveCommand, run } from '../common/exec.js';
 import { DEFAULT_NIGHTLY } from '../generator/plan.js';
 import { LAYERS } from './example.js';
-import { apiSwapFigures, availabilityFigures, buildFigures, charts, editFigure, initFigures, memoryFigures, swapFigures } from './figures.js';
+import { apiSwapFigures, buildFigures, charts, editFigure, initFigures, swapFigures } from './figures.js';
+import { availabilityRoundFigures, memoryRoundFigures } from './rounds-figures.js';
 import { buildFloor, runFloor } from './floor.js';
 import { measureInit } from './init-bench.js';
 import { prepareHotWorkspace } from './hotws.js';
 import { repoRoot, scratchDir } from './paths.js';
-import { ServingPair, measureAvailability, measureEditToServing } from './serving.js';
+import { ServingPair, measureAvailabilityRounds, measureEditToServing } from './serving.js';
 import { markdownTable, type Figure } from './stats.js';
-import { measureMemory, measureSwap, type HostTimings } from './swap.js';
+import { measureMemoryRounds, measureSwap, type HostTimings } from './swap.js';
 
 /** Benchmark names for `--only`. */
 export const BENCHES = ['init', 'scale', 'memory', 'serving', 'availability'] as const;
@@ -38,18 +39,22 @@ export interface RunConfig {
   /** The scale size whose bottom edit the memory benchmark reloads. */
   memorySize: number;
   memoryCycles: number[];
+  /** Fresh hosts, each reloading max(memoryCycles) times. */
+  memoryRounds: number;
   /** Layers measured per linker (the first linker gets `layers`, the others `otherLayers`). */
   layers: string[];
   otherLayers: string[];
   /** Linkers tried, in order; missing ones are skipped. */
   linkers: Linker[];
   availabilityCycles: number;
+  /** Rounds of (availabilityCycles reloads, then as many restarts). */
+  availabilityRounds: number;
 }
 
 /** The two configurations. */
 export function config(quick: boolean): RunConfig {
   return quick
-    ? { mode: 'quick', runs: 10, initSizes: [100], scaleSizes: [10, 50], memorySize: 10, memoryCycles: [1, 50, 200], layers: ['api'], otherLayers: [], linkers: ['mold'], availabilityCycles: 10 }
+    ? { mode: 'quick', runs: 10, initSizes: [100], scaleSizes: [10, 50], memorySize: 10, memoryCycles: [1, 50, 200], memoryRounds: 3, layers: ['api'], otherLayers: [], linkers: ['mold'], availabilityCycles: 10, availabilityRounds: 3 }
     : {
         mode: 'full',
         runs: 20,
@@ -57,10 +62,12 @@ export function config(quick: boolean): RunConfig {
         scaleSizes: [10, 50, 100, 200],
         memorySize: 50,
         memoryCycles: [1, 50, 200],
+        memoryRounds: 10,
         layers: ['api', 'service', 'database', 'core'],
         otherLayers: ['api', 'service', 'database', 'core'],
         linkers: ['mold', 'lld', 'default'],
         availabilityCycles: 100,
+        availabilityRounds: 10,
       };
 }
 
@@ -135,9 +142,11 @@ async function runBenches(cfg: RunConfig, only: Set<Bench>, log: (s: string) => 
           }
         }
         if (only.has('memory') && n === cfg.memorySize) {
-          const m = await measureMemory(ws, 'bottom', cfg.memoryCycles, libDir);
+          const m = await measureMemoryRounds(ws, 'bottom', cfg.memoryCycles, libDir, cfg.memoryRounds, (i, r, ms) =>
+            log(`  memory round ${i + 1}/${cfg.memoryRounds}: RSS ${r.rss.map((x) => `${x.cycles}:${(x.bytes / 2 ** 20).toFixed(1)}`).join(' ')} MiB, ${(ms / 1000).toFixed(0)} s`),
+          );
           raw.memory = m;
-          figures.push(...memoryFigures(m));
+          figures.push(...memoryRoundFigures(m));
         }
       });
     }
@@ -145,6 +154,8 @@ async function runBenches(cfg: RunConfig, only: Set<Bench>, log: (s: string) => 
   if (only.has('serving') || only.has('availability')) {
     let first = true;
     for (const l of cfg.linkers) {
+      // Availability uses the first linker only; without serving the others have nothing to measure.
+      if (!first && !only.has('serving')) break;
       if (!(await linkerAvailable(l))) {
         notes.push(`linker ${l} not found: skipped`);
         continue;
@@ -170,9 +181,11 @@ async function runBenches(cfg: RunConfig, only: Set<Bench>, log: (s: string) => 
           }
         }
         if (withAvailability) {
-          const a = await measureAvailability(pair, LAYERS[0], cfg.availabilityCycles);
+          const a = await measureAvailabilityRounds(pair, LAYERS[0], cfg.availabilityCycles, cfg.availabilityRounds, (i, r, ms) =>
+            log(`  availability round ${i + 1}/${cfg.availabilityRounds}: failed+refused ${r.hotgen.failed + r.hotgen.refused} vs ${r.restart.failed + r.restart.refused}, worst ${r.hotgen.worstMs.toFixed(1)} vs ${r.restart.worstMs.toFixed(1)} ms, ${(ms / 1000).toFixed(0)} s`),
+          );
           raw.availability = a;
-          figures.push(...availabilityFigures(a));
+          figures.push(...availabilityRoundFigures(a));
         }
         if (apiSwaps.length) {
           const dir = path.join(pair.hotRoot, 'target/hot');

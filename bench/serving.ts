@@ -218,3 +218,38 @@ export async function measureAvailability(pair: ServingPair, api: Layer, cycles:
   const restart = await staticLoad.end();
   return { hotgen, restart, cycles };
 }
+
+/** One round of {@link measureAvailabilityRounds}: the load seen during N reloads, then during N restarts. */
+export interface AvailabilityRound {
+  hotgen: LoadStats;
+  restart: LoadStats;
+}
+
+/** Result of {@link measureAvailabilityRounds}: `cycles` reloads (and restarts) per round, rounds in run order. */
+export interface AvailabilityMeasure {
+  cycles: number;
+  rounds: AvailabilityRound[];
+}
+
+/**
+ * {@link measureAvailability} `rounds` times: each round is `cycles` reloads under
+ * hotgen dev, then `cycles` restarts of the baseline (hotgen and baseline interleaved
+ * round by round, A B A B ...), each side under a fresh load. `onRound` gets each
+ * finished round and its wall time (ms) for progress output.
+ */
+export async function measureAvailabilityRounds(
+  pair: ServingPair,
+  api: Layer,
+  cycles: number,
+  rounds: number,
+  onRound?: (round: number, r: AvailabilityRound, ms: number) => void,
+): Promise<AvailabilityMeasure> {
+  const out: AvailabilityRound[] = [];
+  for (let i = 0; i < rounds; i++) {
+    const t0 = performance.now();
+    const { hotgen, restart } = await measureAvailability(pair, api, cycles);
+    out.push({ hotgen, restart });
+    onRound?.(i, { hotgen, restart }, performance.now() - t0);
+  }
+  return { cycles, rounds: out };
+}

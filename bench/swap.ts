@@ -163,3 +163,36 @@ export async function measureMemory(ws: HotWorkspace, pos: Position, checkpoints
   const mapped = new Set(maps.split('\n').map((l) => l.trim().split(/\s+/).slice(5).join(' ')).filter((f) => f.startsWith(statesDir)));
   return { pos, modules: ws.modules.length, reloadSet: s.reloadSet.length, rss, mappedModules: mapped.size };
 }
+
+/** {@link measureMemory} repeated on fresh hosts; the rounds in run order. */
+export interface MemoryRounds {
+  pos: Position;
+  modules: number;
+  reloadSet: number;
+  /** Reload counts at which RSS was read (besides 0, after start). */
+  checkpoints: number[];
+  rounds: MemoryMeasure[];
+}
+
+/**
+ * `rounds` times: a fresh host reloading at `pos` up to max(`checkpoints`) times (see
+ * {@link measureMemory}), one host after the other. `onRound` gets each finished round
+ * and its wall time (ms) for progress output.
+ */
+export async function measureMemoryRounds(
+  ws: HotWorkspace,
+  pos: Position,
+  checkpoints: number[],
+  libDir: string,
+  rounds: number,
+  onRound?: (round: number, m: MemoryMeasure, ms: number) => void,
+): Promise<MemoryRounds> {
+  const out: MemoryMeasure[] = [];
+  for (let i = 0; i < rounds; i++) {
+    const t0 = performance.now();
+    const m = await measureMemory(ws, pos, checkpoints, libDir);
+    out.push(m);
+    onRound?.(i, m, performance.now() - t0);
+  }
+  return { pos, modules: out[0]?.modules ?? ws.modules.length, reloadSet: out[0]?.reloadSet ?? 0, checkpoints, rounds: out };
+}

@@ -7,7 +7,6 @@
 import { describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { run } from '../../common/exec.js';
 import { LAYERS, editLayer, pollFor } from '../../bench/example.js';
 import { ServingPair, startLoad } from '../../bench/serving.js';
 import { httpGet } from '../../bench/host-driver.js';
@@ -21,7 +20,6 @@ describe.skipIf(skipUnless(tools.nightly()) || !ready)('edit-to-serving benchmar
   it('stops the clock only on an answer with the edit, for hotgen dev and for the restart baseline', async () => {
     await using dir = await tempDir('bench-serving');
     process.env.HOTGEN_TOOLCHAIN ||= 'nightly';
-    await run('npx', ['tsc', '-p', '.'], { cwd: repo, allowFailure: true });
     await using pair = await ServingPair.start(dir.path, tools.mold() ? 'default' : 'mold');
     const [api, , , core] = LAYERS;
 
