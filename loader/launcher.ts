@@ -167,6 +167,8 @@ export class HostProcess {
   private readonly exited: Promise<HostExit>;
   /** Date.now() when the process was spawned. */
   readonly spawnedAt = Date.now();
+  /** When its first generation reported `started` (ms since the epoch); the start of "right after starting". */
+  startedAt?: number;
 
   private constructor(
     private readonly child: ChildProcess,

@@ -94,13 +94,19 @@ export class RestartPolicy {
   private strikes = 0;
   constructor(readonly limits: RestartLimits = { windowMs: 30_000, quickMs: 2_000, maxQuick: 5 }) {}
 
-  /** A new set of modules started running at `now`. */
+  /**
+   * A new set of modules started running at `now`. When the last failure is at least
+   * `quickMs` old, the modules before ran healthy, so earlier failures no longer count
+   * as "in a row".
+   */
   swapped(now: number): void {
+    const last = this.failures.at(-1);
+    if (last && now - last.at >= this.limits.quickMs) this.failures = [];
     this.swappedAt = now;
     this.strikes = 0;
   }
 
-  /** The host spawned at `spawnedAt` failed at `now`. */
+  /** The host whose generation started at `spawnedAt` (its process spawn if it never started) failed at `now`. */
   failed(now: number, spawnedAt: number): void {
     const { quickMs, windowMs, maxQuick } = this.limits;
     this.strikes = now - Math.max(spawnedAt, this.swappedAt) < quickMs ? this.strikes + 1 : 0;

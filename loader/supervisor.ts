@@ -261,6 +261,7 @@ export class Session {
       host.send({ type: 'start', generation: 1, modules: this.specs(mods), stopTimeoutMs: this.plan.stopTimeoutMs });
       const m = await host.next(['started', 'error'], 120_000);
       if (m.type === 'error') throw new CycleFault(m.module ? `${m.module}: ${m.message}` : m.message);
+      host.startedAt = Date.now();
     } catch (err) {
       host.kill();
       if (err instanceof HostExit) throw new CycleFault(`the host died while starting (${err.how})${err.tail ? '\n' + err.tail : ''}`);
@@ -284,7 +285,7 @@ export class Session {
         void this.stop();
       } else {
         this.out.emit({ event: 'generation-exit', ...m }, `generation ${m.generation} ended with code ${m.code}${m.code === 101 ? ' (a panic)' : ''}`);
-        this.policy.failed(Date.now(), host.spawnedAt);
+        this.policy.failed(Date.now(), host.startedAt ?? host.spawnedAt);
         void this.recover(host, `generation ${m.generation} ended with code ${m.code}`);
       }
     } else if (m.type === 'restart-needed' && host === this.host) void this.recover(host, m.reason);
@@ -300,7 +301,7 @@ export class Session {
   }
 
   private crashed(host: HostProcess, e: HostExit): void {
-    this.policy.failed(Date.now(), host.spawnedAt);
+    this.policy.failed(Date.now(), host.startedAt ?? host.spawnedAt);
     this.out.emit({ event: 'crash', pid: host.pid, code: e.code, signal: e.signal, stderr: e.tail }, `host ${e.how}${e.tail ? '; last lines of its stderr:\n' + e.tail.replace(/^/gm, '  ') : ''}`);
   }
 

@@ -126,4 +126,22 @@ describe('RestartPolicy', () => {
     p.failed(t + 5_000, t + 4_900);
     expect(p.next(t + 5_000, false)).toEqual({ kind: 'restart', delayMs: 0, rollback: false });
   });
+
+  it('a swap after a healthy spell starts the count afresh, so an earlier bad build cannot turn a rollback into a wait', () => {
+    const p = new RestartPolicy();
+    // A bad build: two quick failures, rolled back (the rollback swap comes right after them).
+    p.swapped(0);
+    p.failed(300, 0);
+    expect(p.next(300, true)).toMatchObject({ rollback: false });
+    p.failed(700, 310);
+    expect(p.next(700, true)).toMatchObject({ rollback: true });
+    p.swapped(710);
+    // A good build 5 s later, then another bad one: two quick failures roll back again.
+    p.swapped(5_000);
+    p.swapped(8_000);
+    p.failed(8_300, 0);
+    expect(p.next(8_300, true)).toEqual({ kind: 'restart', delayMs: 0, rollback: false });
+    p.failed(8_700, 8_310);
+    expect(p.next(8_700, true)).toMatchObject({ kind: 'restart', rollback: true });
+  });
 });
