@@ -1,6 +1,7 @@
 /** `hotgen dev`: build, run and hot-reload the workspace (loader/launcher.ts does the work). */
 import type { CommandSpec } from './command.js';
-import { findPlanRoot, launch } from '../loader/launcher.js';
+import { launch } from '../loader/launcher.js';
+import { findPlanRoot } from '../generator/plan-file.js';
 import { readPlan } from '../generator/plan.js';
 
 export default {

@@ -10,7 +10,7 @@ import { parseToml } from '../common/deps.js';
 import { exists, readIfExists } from '../common/fsx.js';
 import type { HotPlan } from '../common/types.js';
 import { readPlan, PLAN_FILE } from './plan.js';
-import { findPlanRoot } from './env.js';
+import { findPlanRoot } from './plan-file.js';
 import { findOnPath, linkerBinary, parsePin, profileDir, resolveRustupToolchain, rustcInfo, rustcMatchesPin, targetLibdir } from './toolchain.js';
 
 /** `ok` passes, `warn` passes with a remark, `fail` makes doctor exit 1, `skip` could not run. */

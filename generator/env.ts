@@ -5,8 +5,7 @@
  */
 import path from 'node:path';
 import { UserError } from '../common/errors.js';
-import { atomicWrite, exists, readIfExists } from '../common/fsx.js';
-import { PLAN_FILE } from './plan.js';
+import { atomicWrite, readIfExists } from '../common/fsx.js';
 import type { HotPlan } from '../common/types.js';
 import { shellWord } from './render-impl.js';
 import {
@@ -108,10 +107,3 @@ export function envValues(env: HotEnv, current: string | undefined = process.env
   return { ...env.vars, LD_LIBRARY_PATH: [...add, ...(current ? [current] : [])].join(':') };
 }
 
-/** The workspace root: the nearest directory at or above `cwd` holding hotgen.yaml, else `cwd`. */
-export async function findPlanRoot(cwd: string): Promise<string> {
-  for (let dir = path.resolve(cwd); ; dir = path.dirname(dir)) {
-    if (await exists(path.join(dir, PLAN_FILE))) return dir;
-    if (path.dirname(dir) === dir) return path.resolve(cwd);
-  }
-}

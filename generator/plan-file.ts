@@ -6,6 +6,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../common/errors.js';
+import { exists } from '../common/fsx.js';
 import { YAML } from '../common/deps.js';
 import type { HotPlan, Linker, PlannedCrate, Role } from '../common/types.js';
 import type { PlanSettings } from './plan.js';
@@ -173,4 +174,15 @@ export async function readPlan(root: string): Promise<HotPlan> {
     stopTimeoutMs: s.stopTimeoutMs ?? 5000,
     crates,
   };
+}
+
+/**
+ * The nearest directory at or above `cwd` holding `hotgen.yaml`, or `cwd` itself when
+ * none does (commands then report the missing plan against it).
+ */
+export async function findPlanRoot(cwd: string): Promise<string> {
+  for (let dir = path.resolve(cwd); ; dir = path.dirname(dir)) {
+    if (await exists(path.join(dir, PLAN_FILE))) return dir;
+    if (path.dirname(dir) === dir) return path.resolve(cwd);
+  }
 }

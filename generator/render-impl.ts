@@ -13,6 +13,7 @@ import { shellQuote } from '../common/exec.js';
 import type { HotPlan, WorkspaceGraph } from '../common/types.js';
 import type { RenderOptions, RenderResult, RenderedFile } from './render.js';
 import { linkerBinary, parsePin, profileDir, rustOverlayAttr } from './toolchain.js';
+import { tomlString } from './toml-text.js';
 
 /**
  * A Nix double-quoted string literal for `s`: `\`, `"` and `${` escaped, control
@@ -30,11 +31,7 @@ export function nixIndented(s: string): string {
 /** One POSIX shell word: unchanged when only safe characters, else single-quoted. */
 export const shellWord: (s: string) => string = shellQuote;
 
-/** A TOML basic string literal for `s` (TOML 1.0: `\` and `"` escaped, control characters as \uXXXX). */
-export function tomlString(s: string): string {
-  // eslint-disable-next-line no-control-regex
-  return '"' + s.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/[\u0000-\u001f\u007f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`) + '"';
-}
+export { tomlString };
 
 /**
  * The package's `templates/` directory: the nearest ancestor of this file holding a

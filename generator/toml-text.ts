@@ -174,7 +174,9 @@ export function tomlKey(k: string): string {
 
 /** A TOML basic string literal. */
 export function tomlString(s: string): string {
-  return '"' + s.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n').replace(/\r/g, '\\r').replace(/\t/g, '\\t') + '"';
+  const named: Record<string, string> = { '\b': '\\b', '\t': '\\t', '\n': '\\n', '\f': '\\f', '\r': '\\r' };
+  // eslint-disable-next-line no-control-regex
+  return '"' + s.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/[\u0000-\u001f\u007f]/g, (c) => named[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`) + '"';
 }
 
 /** A one-line TOML array of strings, e.g. `["rlib", "dylib"]`. */

@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { run } from '../common/exec.js';
-import { resolveRustupToolchain } from '../generator/toolchain.js';
+import { profileDir, resolveRustupToolchain } from '../generator/toolchain.js';
 import { InternalError, UserError } from '../common/errors.js';
 import type { HotPlan, PlannedCrate } from '../common/types.js';
 import { startProgress } from './progress.js';
@@ -84,12 +84,7 @@ export function rebuiltCrates(crates: readonly PlannedCrate[], artifacts: readon
   return out;
 }
 
-/** Cargo's output directory name for a profile: dev → debug, release/bench → release, else the name (Cargo book, "Profiles"). */
-export function profileDir(profile: string): string {
-  if (profile === 'dev' || profile === 'test') return 'debug';
-  if (profile === 'bench') return 'release';
-  return profile;
-}
+export { profileDir };
 
 /** How to call the pinned toolchain. */
 export interface Toolchain {

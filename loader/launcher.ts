@@ -10,8 +10,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { lookup } from 'node:dns/promises';
-import { access } from 'node:fs/promises';
-import path from 'node:path';
 import net from 'node:net';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -279,13 +277,3 @@ export class HostProcess {
   }
 }
 
-/**
- * The nearest directory at or above `cwd` holding `hotgen.yaml` (the workspace root of
- * a session), or `cwd` itself when there is none (the caller then reports the missing plan).
- */
-export async function findPlanRoot(cwd: string): Promise<string> {
-  for (let dir = path.resolve(cwd); ; dir = path.dirname(dir)) {
-    if (await access(path.join(dir, 'hotgen.yaml')).then(() => true, () => false)) return dir;
-    if (path.dirname(dir) === dir) return path.resolve(cwd);
-  }
-}
