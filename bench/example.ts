@@ -10,7 +10,6 @@ import path from 'node:path';
 import type { Linker } from '../common/types.js';
 import { run } from '../common/exec.js';
 import { initWorkspace } from '../generator/init.js';
-import { linkerFlags } from '../generator/profile.js';
 import { httpGet } from './host-driver.js';
 import { repoRoot } from './paths.js';
 
@@ -95,7 +94,7 @@ export async function initExample(root: string, port: number, linker: Linker): P
 
 /** RUSTFLAGS for the baseline's static build with `linker` (the same link-arg the hot profile uses). */
 export function baselineRustflags(linker: Linker): string {
-  return linkerFlags(linker).join(' ');
+  return linker === 'default' ? '' : `-C link-arg=-fuse-ld=${linker}`;
 }
 
 /**

@@ -13,7 +13,8 @@ import type { HotPlan, Linker } from '../common/types.js';
 import type { ModuleSpec } from '../loader/protocol.js';
 import { initWorkspace } from '../generator/init.js';
 import { readPlan } from '../generator/plan.js';
-import { cargoBuild, profileDir, resolveToolchain, type Toolchain } from '../loader/build.js';
+import { resolveToolchain, type Toolchain } from '../loader/build.js';
+import { prepareHotBuild, runHotBuild } from '../loader/hotbuild.js';
 import { dependents, generateWorkspace, writeMark, type GeneratedWorkspace } from './workspace-gen.js';
 
 /** Where an edit is made. */
@@ -69,18 +70,20 @@ export async function prepareHotWorkspace(dir: string, n: number, linker: Linker
   await initWorkspace(root, { linker });
   const plan = await readPlan(root);
   const toolchain = await resolveToolchain(plan, root);
-  const outDir = path.join(toolchain.targetDir, profileDir(plan.profile));
+  const hot = await prepareHotBuild({ root, plan, plus: toolchain.plus, env: toolchain.env });
   const modules = gen.crates.map((c) => c.name);
   const notes: string[] = [];
   const states: HotState[] = [];
   const build = async (name: HotState['name'], sum: number, crate?: string): Promise<void> => {
     let stderr = '';
-    const r = await cargoBuild({ root, plan, toolchain, onStderr: (c) => (stderr = (stderr + c).slice(-4000)) });
+    const r = await runHotBuild({ root, plan, hot, toolchain, onStderr: (c) => (stderr = (stderr + c).slice(-4000)) });
     if (!r.success) throw new Error(`hot build of the ${n}-crate workspace (${name}) failed:\n${r.errors || stderr}`);
     const rebuilt = modules.filter((m) => r.rebuilt.has(m));
     const sdir = path.join(dir, 'states', name);
     await mkdir(sdir, { recursive: true });
-    for (const m of rebuilt) await copyFile(path.join(outDir, `lib${m}.so`), path.join(sdir, `lib${m}.so`));
+    // Renamed copies still resolve each other's DT_NEEDED: glibc matches a loaded object's DT_SONAME.
+    const source = new Map(r.modules.map((m) => [m.name, m.source]));
+    for (const m of rebuilt) await copyFile(source.get(m)!, path.join(sdir, `lib${m}.so`));
     if (crate) {
       const want = [crate, ...dependents(gen.crates, crate)].sort();
       if (want.join() !== [...rebuilt].sort().join()) notes.push(`${n} crates, ${name}: cargo rebuilt ${rebuilt.length} dylibs, the reload set has ${want.length}`);

@@ -52,6 +52,13 @@ export interface WorkspaceGraph {
  */
 export type Role = 'entry' | 'reloadable' | 'frozen' | 'excluded';
 
+/**
+ * The role of a dylib the host maps: a workspace crate's role, or `registry` for a
+ * library from outside the workspace (and an excluded workspace library in the entry's
+ * closure): loaded once, bottom-up, `RTLD_GLOBAL`, never unloaded; a change restarts the host.
+ */
+export type ModuleRole = Exclude<Role, 'excluded'> | 'registry';
+
 /** Which linker the hot profile uses. `default` = whatever rustc picks (cc). */
 export type Linker = 'mold' | 'lld' | 'gold' | 'default';
 

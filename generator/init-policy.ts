@@ -1,7 +1,7 @@
 /**
- * Whether `hotgen init` may write a rendered file over what is already there
- * (issue 2: never overwrite a user's flake.nix or a rust-toolchain.toml pinning another
- * toolchain without --force; keep a user's .envrc; keep generated files the user edited).
+ * Whether `hotgen init` may write a rendered file over what is already there: never a
+ * user's flake.nix, .envrc or entry shim without --force; keep generated files the user
+ * edited; keep hotgen's committed files (`hotgen/`) as a teammate's init left them.
  */
 import { UserError } from '../common/errors.js';
 import { parseToml } from '../common/deps.js';
@@ -53,11 +53,10 @@ export function applyRenderPolicy(
     case 'toolchain': {
       const pin = pinnedToolchain(current.toString('utf8'));
       if (pin === plan.toolchain) return { write: false };
-      return {
-        write: false,
-        warning: `${file.path} pins ${pin ?? 'another toolchain'}, not ${plan.toolchain}; kept it (pass --force to replace it; \`hotgen eject\` restores it)`,
-      };
+      return { write: false, warning: `${file.path} pins ${pin ?? 'another toolchain'}, not ${plan.toolchain}; kept it (pass --force to replace it)` };
     }
+    case 'cargo-config':
+      return { write: false };
     case 'envrc':
       return /^\s*use flake\b/m.test(current.toString('utf8'))
         ? { write: false }

@@ -1,22 +1,27 @@
 /**
- * `hotgen init`: read the workspace, plan, compute every manifest edit and generated
- * file, validate all of it, and only then write (so a failure writes nothing).
+ * `hotgen init`: read the workspace, plan, render hotgen's own files (common/layout.ts),
+ * and only then write (so a failure writes nothing). It edits no file of the workspace:
+ * hot builds get their crate types and flags from hotgen's rustc wrapper instead
+ * (loader/hotbuild.ts). A workspace an older hotgen set up (manifests edited, originals
+ * under `.hotgen/originals/`) gets those manifests back byte for byte first.
  * Re-running on an initialised workspace writes nothing; `dryRun` returns a unified
  * diff instead of writing.
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { UserError } from '../common/errors.js';
 import { atomicWrite, exists, readIfExists, sha256 } from '../common/fsx.js';
 import type { HotPlan, Linker, WorkspaceGraph } from '../common/types.js';
 import { unifiedDiff } from './diff.js';
-import { editLibManifest, editRootManifest } from './manifest.js';
 import { buildPlan, resolveSettings, type PlanSettings } from './plan.js';
-import { PLAN_FILE, readSettings, renderPlanYaml } from './plan-file.js';
+import { PLAN_FILE, readPin, readSettings, renderPlanYaml } from './plan-file.js';
 import { renderFiles, type RenderedKind, type RenderOptions, type RenderResult } from './render.js';
 import { gitDepsNote, lockedGitDeps } from './render-impl.js';
 import { applyRenderPolicy } from './init-policy.js';
 import { assertWritable, emptyState, originalFile, readOriginal, readState, serializeState, STATE_DIR, STATE_FILE, type InitState } from './state.js';
+import { EJECT_BACKUP_SUFFIX } from './eject.js';
+
+/** What the first hotgen edited: manifests (and the root rust-toolchain.toml with --force). */
+const LEGACY_EDIT = /(^|\/)(Cargo\.toml|rust-toolchain(\.toml)?)$/;
 import { loadWorkspace } from './workspace.js';
 
 /** What the user asked for on the command line (undefined = not given). */
@@ -28,7 +33,7 @@ export interface InitOptions {
   linker?: Linker;
   profile?: string;
   channel?: 'nightly' | 'stable';
-  /** Overwrite user files (flake.nix, rust-toolchain.toml, .envrc, edited generated files). */
+  /** Overwrite user files (flake.nix, .envrc, an entry shim, edited generated files). */
   force?: boolean;
   /** Compute and return a diff; write nothing. */
   dryRun?: boolean;
@@ -39,9 +44,13 @@ export interface FileChange {
   /** Relative to the root, `/`-separated. */
   rel: string;
   before?: Buffer;
-  after?: string;
-  /** `stale`: a file an earlier init created that is no longer generated (e.g. the old entry's shim). */
-  kind: 'manifest' | 'plan' | 'stale' | RenderedKind;
+  after?: string | Buffer;
+  /**
+   * `stale`: a file an earlier init created that is no longer generated (e.g. the old
+   * entry's shim). `restore`: a manifest an older hotgen edited, given its original bytes
+   * back; `backup`: the user's later version of it, kept beside it.
+   */
+  kind: 'plan' | 'stale' | 'restore' | 'backup' | RenderedKind;
 }
 
 /** The outcome of {@link initWorkspace}. */
@@ -61,7 +70,6 @@ export interface InitResult {
 /** The renderer init uses; injectable so plan and manifest logic can be tested alone. */
 export type Renderer = (plan: HotPlan, graph: WorkspaceGraph, opts: RenderOptions) => RenderResult;
 
-const toRel = (root: string, abs: string) => path.relative(root, abs).split(path.sep).join('/');
 
 /**
  * Runs `hotgen init` in the workspace at or above `dir`.
@@ -85,47 +93,31 @@ export async function initWorkspace(dir: string, opts: InitOptions, render: Rend
     profile: opts.profile,
     channel: opts.channel,
   };
-  const settings = await resolveSettings(planText !== undefined ? readSettings(planText, planPath) : {}, flags);
+  const fileSettings = planText !== undefined ? readSettings(planText, planPath) : {};
+  const pin = await readPin(root);
+  if (pin) fileSettings.toolchain = pin;
+  const settings = await resolveSettings(fileSettings, flags);
   const { plan, notes } = buildPlan(graph, settings);
-  if (plan.channel === 'stable') {
-    notes.push(`Stable channel (${plan.toolchain}): profile rustflags are a nightly Cargo feature, so build with RUSTC_BOOTSTRAP=1 (the dev shell and \`hotgen env\` set it).`);
-  }
   const warnings: string[] = [];
-
-  // Manifests: start from the saved original while the file is exactly what init wrote,
-  // so changed settings (another linker, a crate no longer frozen) leave no stale flags.
-  const current = new Map<string, Buffer | undefined>();
   const read = async (rel: string) => {
     if (!current.has(rel)) current.set(rel, await readIfExists(path.join(root, rel)));
     return current.get(rel);
   };
-  const manifestText = new Map<string, string>();
-  const base = async (rel: string): Promise<string> => {
-    if (manifestText.has(rel)) return manifestText.get(rel)!;
-    const cur = await read(rel);
-    if (!cur) throw new UserError('manifest disappeared while reading the workspace', { file: rel });
-    const e = stateEntry(rel);
-    if (e?.action === 'edited' && sha256(cur) === e.writtenSha) return (await readOriginal(root, e, sha256)).toString('utf8');
-    if (e?.action === 'edited') warnings.push(`${rel} changed since the last init; hotgen's edits are merged into the current text`);
-    return cur.toString('utf8');
-  };
-  const rootRel = toRel(root, graph.rootManifest);
-  manifestText.set(rootRel, editRootManifest(await base(rootRel), rootRel, {
-    profile: plan.profile,
-    linker: plan.linker,
-    roles: plan.crates.map((c) => ({ name: c.name, role: c.role })),
-  }));
-  for (const c of plan.crates) {
-    if (c.role === 'excluded') continue;
-    const rel = toRel(root, graph.crates.get(c.name)!.manifestPath);
-    manifestText.set(rel, editLibManifest(await base(rel), rel));
-  }
-  // A manifest an earlier init edited that needs no edit now (its crate left the hot set) goes back to its original.
-  for (const e of state.files) {
-    if (e.action === 'edited' && /(^|\/)Cargo\.toml$/.test(e.path) && !manifestText.has(e.path) && (await read(e.path))) {
-      manifestText.set(e.path, await base(e.path));
+  const current = new Map<string, Buffer | undefined>();
+  const wanted: FileChange[] = [];
+
+  // An older hotgen edited manifests: put the saved originals back before anything else.
+  const legacy = state.files.filter((e) => e.action === 'edited' && LEGACY_EDIT.test(e.path));
+  for (const e of legacy) {
+    const orig = await readOriginal(root, e, sha256);
+    const cur = await read(e.path);
+    if (cur && sha256(cur) !== e.writtenSha && !cur.equals(orig)) {
+      wanted.push({ rel: e.path + EJECT_BACKUP_SUFFIX, after: cur, kind: 'backup' });
+      warnings.push(`${e.path} was changed after the old init; restored the original and kept your version as ${e.path}${EJECT_BACKUP_SUFFIX}`);
     }
+    wanted.push({ rel: e.path, after: orig, kind: 'restore' });
   }
+  if (legacy.length > 0) notes.push(`Restored ${legacy.map((e) => e.path).join(', ')} as they were before hotgen: hot builds no longer edit the workspace.`);
 
   const flakeRel = 'flake.nix';
   let flakeExists = (await exists(path.join(root, flakeRel))) && !stateEntry(flakeRel) && !opts.force;
@@ -139,8 +131,6 @@ export async function initWorkspace(dir: string, opts: InitOptions, render: Rend
   const gitDeps = lockedGitDeps((await readIfExists(path.join(root, 'Cargo.lock')))?.toString('utf8') ?? '');
   if (gitDeps.length) notes.push(gitDepsNote(gitDeps, flakeExists ? 'nix/hotgen.nix' : 'flake.nix'));
 
-  const wanted: FileChange[] = [];
-  for (const [rel, text] of manifestText) wanted.push({ rel, after: text, kind: 'manifest' });
   for (const f of rendered.files) {
     const cur = await read(f.path);
     const decision = applyRenderPolicy(f, cur, stateEntry(f.path), !!opts.force, plan);
@@ -159,14 +149,14 @@ export async function initWorkspace(dir: string, opts: InitOptions, render: Rend
   const changes: FileChange[] = [];
   for (const w of wanted) {
     const before = await read(w.rel);
-    if (w.after === undefined ? !before : before?.equals(Buffer.from(w.after, 'utf8'))) continue;
+    if (w.after === undefined ? !before : before?.equals(Buffer.from(w.after))) continue;
     changes.push({ ...w, before });
   }
   const gitignore = await read('.gitignore');
   if (gitignore && !/^\/?\.hotgen\/?\s*$/m.test(gitignore.toString('utf8'))) notes.push('Add `.hotgen/` to .gitignore: it holds hotgen\'s state and build snapshots.');
   const result: InitResult = { root, plan, changes, notes, warnings };
   if (opts.dryRun) {
-    result.diff = changes.map((c) => unifiedDiff(c.rel, c.before?.toString('utf8'), c.after)).join('');
+    result.diff = changes.map((c) => unifiedDiff(c.rel, c.before?.toString('utf8'), c.after?.toString())).join('');
     return result;
   }
   if (changes.length === 0) return result;
@@ -174,17 +164,19 @@ export async function initWorkspace(dir: string, opts: InitOptions, render: Rend
   const newState = await nextState(root, state, changes);
   await preflight(root, changes);
   await writeAll(root, state, newState, changes);
+  for (const c of changes) if (c.kind === 'restore') await fs.rm(originalFile(root, c.rel), { force: true });
   return result;
 }
 
 async function nextState(root: string, state: InitState, changes: FileChange[]): Promise<InitState> {
   const next: InitState = structuredClone(state);
   for (const c of changes) {
-    if (c.after === undefined) {
+    if (c.kind === 'backup') continue;
+    if (c.after === undefined || c.kind === 'restore') {
       next.files = next.files.filter((f) => f.path !== c.rel);
       continue;
     }
-    const writtenSha = sha256(Buffer.from(c.after, 'utf8'));
+    const writtenSha = sha256(Buffer.from(c.after));
     const e = next.files.find((f) => f.path === c.rel);
     if (e) e.writtenSha = writtenSha;
     else if (c.before) next.files.push({ path: c.rel, action: 'edited', writtenSha, originalSha: sha256(c.before) });
@@ -212,7 +204,7 @@ async function writeAll(root: string, oldState: InitState, state: InitState, cha
   const savedOriginals: string[] = [];
   try {
     for (const c of changes) {
-      if (!c.before || oldState.files.some((f) => f.path === c.rel)) continue;
+      if (!c.before || c.kind === 'restore' || c.kind === 'backup' || oldState.files.some((f) => f.path === c.rel)) continue;
       const orig = originalFile(root, c.rel);
       await fs.mkdir(path.dirname(orig), { recursive: true });
       await atomicWrite(orig, c.before);

@@ -10,9 +10,10 @@ import { exists } from '../common/fsx.js';
 import { YAML } from '../common/deps.js';
 import type { HotPlan, Linker, PlannedCrate, Role } from '../common/types.js';
 import type { PlanSettings } from './plan.js';
+import { PLAN_FILE, TOOLCHAIN_FILE } from '../common/layout.js';
+import { pinnedToolchain } from './init-policy.js';
 
-/** The plan file's name, at the workspace root. */
-export const PLAN_FILE = 'hotgen.yaml';
+export { PLAN_FILE };
 
 const HEADER = `# hotgen.yaml: the hot-reload plan of this workspace, written by \`hotgen init\`.
 # Edit the settings below, then run \`hotgen init\` again to apply them.
@@ -21,15 +22,14 @@ version: 1
 entry: ""
 # Crates that are never unloaded (runtimes, registries); linked with -z nodelete.
 frozen: []
-# Crates kept out of the hot set (they stay rlibs).
+# Crates never reloaded: when the entry links them, they are loaded once like registry crates.
 exclude: []
 # Addresses the supervisor listens on and hands to every generation, e.g. 127.0.0.1:8080.
 listen: []
 # Linker of the hot profile: mold, lld, gold or default.
 linker: mold
-# nightly (pinned by date) or stable (built with RUSTC_BOOTSTRAP=1).
+# nightly or stable: the toolchain of hot builds, pinned in hotgen/rust-toolchain.toml.
 channel: nightly
-toolchain: ""
 # The Cargo profile that builds the dylibs.
 profile: hot
 # How long a generation may take to stop before the host is restarted (ms).
@@ -79,6 +79,7 @@ export function readSettings(text: string, file: string): Partial<PlanSettings> 
   set('listen', strList(o.listen, 'listen', file));
   set('linker', str(o.linker, 'linker', file) as Linker | undefined);
   set('channel', str(o.channel, 'channel', file) as PlanSettings['channel'] | undefined);
+  // Older plans kept the pin here; it now lives in TOOLCHAIN_FILE (readPin).
   set('toolchain', str(o.toolchain, 'toolchain', file));
   set('profile', str(o.profile, 'profile', file));
   if (o.stop_timeout_ms !== undefined) {
@@ -97,7 +98,6 @@ function planObject(plan: HotPlan, s: PlanSettings): Obj {
     listen: plan.listen,
     linker: plan.linker,
     channel: plan.channel,
-    toolchain: plan.toolchain,
     profile: plan.profile,
     stop_timeout_ms: plan.stopTimeoutMs,
     crates: plan.crates.map((c) => ({ name: c.name, role: c.role, ...(c.lib ? { lib: c.lib } : {}), deps: c.deps, src: c.src })),
@@ -133,6 +133,15 @@ export function renderPlanYaml(existing: string | undefined, plan: HotPlan, s: P
 const ROLES: readonly Role[] = ['entry', 'reloadable', 'frozen', 'excluded'];
 
 /**
+ * The toolchain pinned in `<root>/hotgen/rust-toolchain.toml` (its `channel`), or
+ * undefined when the file is absent or pins nothing.
+ */
+export async function readPin(root: string): Promise<string | undefined> {
+  const text = await fs.readFile(path.join(root, TOOLCHAIN_FILE), 'utf8').catch(() => undefined);
+  return text === undefined ? undefined : pinnedToolchain(text);
+}
+
+/**
  * Reads the plan the loader runs from `<root>/hotgen.yaml`.
  * @throws UserError when the file is missing (run `hotgen init`), is not valid YAML, or
  *   lacks a field the loader needs.
@@ -148,9 +157,11 @@ export async function readPlan(root: string): Promise<HotPlan> {
   }
   const o = parseYaml(text, file);
   const s = readSettings(text, file);
+  s.toolchain = (await readPin(root)) ?? s.toolchain;
   const bad = (what: string) => new UserError(`${what} (run \`hotgen init\` to regenerate it)`, { file });
   if (o.version !== 1) throw bad('unsupported or missing `version` (expected 1)');
-  if (!s.entry || !s.toolchain || !s.profile || !s.linker || !s.channel) throw bad('missing one of entry, toolchain, profile, linker, channel');
+  if (!s.toolchain) throw new UserError(`no toolchain pin in ${TOOLCHAIN_FILE} (run \`hotgen init\` to write it)`, { file: path.join(root, TOOLCHAIN_FILE) });
+  if (!s.entry || !s.profile || !s.linker || !s.channel) throw bad('missing one of entry, profile, linker, channel');
   if (!Array.isArray(o.crates)) throw bad('missing `crates:` list');
   const crates: PlannedCrate[] = (o.crates as Obj[]).map((c, i) => {
     if (!c || typeof c.name !== 'string' || !ROLES.includes(c.role as Role)) throw bad(`crates[${i}]: needs a name and a role (${ROLES.join(', ')})`);

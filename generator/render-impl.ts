@@ -1,7 +1,7 @@
 /**
  * Renders hotgen's generated files from the handlebars templates in `templates/`:
- * flake.nix (or nix/hotgen.nix when the user owns a flake), rust-toolchain.toml, .envrc
- * and the entry shim. Templates are read once per process from the package's
+ * flake.nix (or nix/hotgen.nix when the user owns a flake), hotgen/rust-toolchain.toml,
+ * hotgen/cargo-config.toml, .envrc and the entry shim: new files only (common/layout.ts). Templates are read once per process from the package's
  * `templates/` directory.
  */
 import { readFileSync, existsSync, readdirSync } from 'node:fs';
@@ -11,9 +11,9 @@ import { Handlebars, parseToml } from '../common/deps.js';
 import { InternalError, UserError } from '../common/errors.js';
 import { shellQuote } from '../common/exec.js';
 import type { HotPlan, WorkspaceGraph } from '../common/types.js';
+import { CARGO_CONFIG_FILE, TOOLCHAIN_FILE } from '../common/layout.js';
 import type { RenderOptions, RenderResult, RenderedFile } from './render.js';
-import { linkerBinary, parsePin, profileDir, rustOverlayAttr } from './toolchain.js';
-import { tomlString } from './toml-text.js';
+import { linkerBinary, parsePin, profileDir } from './toolchain.js';
 
 /**
  * A Nix double-quoted string literal for `s`: `\`, `"` and `${` escaped, control
@@ -31,7 +31,12 @@ export function nixIndented(s: string): string {
 /** One POSIX shell word: unchanged when only safe characters, else single-quoted. */
 export const shellWord: (s: string) => string = shellQuote;
 
-export { tomlString };
+/** A TOML basic string literal: `\` and `"` escaped, every control character as an escape (TOML 1.0, "String"). */
+export function tomlString(s: string): string {
+  const named: Record<string, string> = { '\b': '\\b', '\t': '\\t', '\n': '\\n', '\f': '\\f', '\r': '\\r' };
+  // eslint-disable-next-line no-control-regex
+  return '"' + s.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/[\u0000-\u001f\u007f]/g, (c) => named[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`) + '"';
+}
 
 /**
  * The package's `templates/` directory: the nearest ancestor of this file holding a
@@ -91,12 +96,12 @@ export function nixVars(plan: HotPlan, graph: WorkspaceGraph): Record<string, un
   const linkerPkg = plan.linker === 'mold' ? 'mold' : plan.linker === 'lld' ? 'lld' : undefined;
   return {
     pin: pin.spec,
-    toolchainAttr: rustOverlayAttr(pin),
-    stable: plan.channel === 'stable' || pin.channel === 'stable',
+    toolchainFile: TOOLCHAIN_FILE,
+    configFile: CARGO_CONFIG_FILE,
     linker: plan.linker,
     linkerBin,
     linkerPkg,
-    linkerDesc: linkerBin ? `clang driving ${plan.linker}` : plan.linker === 'gold' ? 'gold (chosen in Cargo.toml)' : 'the default linker',
+    linkerDesc: linkerBin ? `clang driving ${plan.linker}` : plan.linker === 'gold' ? 'gold (chosen by hotgen dev per crate)' : 'the default linker',
     packages: ['toolchain', ...(linkerBin ? ['pkgs.clang', `pkgs.${linkerPkg}`] : [])].join(' '),
     profile: plan.profile,
     profileDir: profileDir(plan.profile),
@@ -123,21 +128,22 @@ export function renderFiles(plan: HotPlan, graph: WorkspaceGraph, opts: RenderOp
   const files: RenderedFile[] = [];
   const notes: string[] = [];
   if (opts.flakeExists) {
-    files.push({ path: 'nix/hotgen.nix', kind: 'flake-module', content: renderTemplate('hotgen.nix.hbs', vars) });
+    files.push({ path: 'nix/hotgen.nix', kind: 'flake-module', content: renderTemplate('hotgen.nix.hbs', { ...vars, toolchainPath: `../${TOOLCHAIN_FILE}` }) });
     notes.push(flakeModuleNote());
   } else {
-    files.push({ path: 'flake.nix', kind: 'flake', content: renderTemplate('flake.nix.hbs', vars) });
+    files.push({ path: 'flake.nix', kind: 'flake', content: renderTemplate('flake.nix.hbs', { ...vars, toolchainPath: `./${TOOLCHAIN_FILE}` }) });
     notes.push(
       'Enter the dev shell with `nix develop` (or `direnv allow`). In a git repository, first ' +
-        '`git add flake.nix rust-toolchain.toml .envrc`: Nix does not see untracked files.',
+        `\`git add flake.nix ${path.posix.dirname(TOOLCHAIN_FILE)} .envrc\`: Nix does not see untracked files.`,
     );
   }
-  files.push({ path: 'rust-toolchain.toml', kind: 'toolchain', content: renderTemplate('rust-toolchain.toml.hbs', vars) });
+  files.push({ path: TOOLCHAIN_FILE, kind: 'toolchain', content: renderTemplate('rust-toolchain.toml.hbs', vars) });
+  files.push({ path: CARGO_CONFIG_FILE, kind: 'cargo-config', content: renderTemplate('cargo-config.toml.hbs', { ...vars, custom: plan.profile !== 'dev' }) });
   files.push({ path: '.envrc', kind: 'envrc', content: renderTemplate('envrc.hbs', vars) });
   const libPath = entryLibPath(plan, graph);
   const shimPath = path.posix.join(path.posix.dirname(libPath), 'hotgen_entry.rs');
-  files.push({ path: shimPath, kind: 'entry-shim', content: renderTemplate('hotgen_entry.rs.hbs', { libPath, profile: plan.profile }) });
-  notes.push(entryNote(plan.entry, libPath, plan.profile));
+  files.push({ path: shimPath, kind: 'entry-shim', content: renderTemplate('hotgen_entry.rs.hbs', { libPath, snippet: entrySnippet().map((l) => `//! ${l}`.trimEnd()).join('\n') }) });
+  notes.push(entryNote(plan.entry, libPath));
   return { files, notes };
 }
 
@@ -155,24 +161,41 @@ function flakeModuleNote(): string {
   ].join('\n');
 }
 
+/**
+ * The lines the user adds to the entry crate's root file. The inline module carries the
+ * `allow`: rustc checks `#[cfg(hotgen)]` against the declared cfgs (`unexpected_cfgs`,
+ * Rust >= 1.80) and only the hot build declares `hotgen`, while an `allow` on the
+ * `#[cfg]`-ed item itself is never seen (checked with stable 1.95).
+ */
+export function entrySnippet(): string[] {
+  return [
+    '// Hot reloading (hotgen): compiled only by the hot build, which sets `--cfg hotgen`.',
+    '#[allow(unexpected_cfgs)]',
+    'mod hot {',
+    '    #[cfg(hotgen)]',
+    '    #[path = "../hotgen_entry.rs"]',
+    '    #[rustfmt::skip] // keeps `cargo fmt` working where the file is absent',
+    '    mod hotgen_entry;',
+    '',
+    '    /// Serve until `ctx.wait_stop(..)` says stop, join every thread you started, return 0.',
+    '    #[cfg(hotgen)]',
+    '    fn hotgen_run(ctx: &hotgen_entry::Context) -> i32 {',
+    '        let listener = ctx.listeners().unwrap().remove(0);',
+    '        // ... accept on `listener` until ctx.stop_requested() ...',
+    '        0',
+    '    }',
+    '}',
+  ];
+}
+
 /** The instructions for the one function the user writes (same as the shim's header). */
-function entryNote(entry: string, libPath: string, profile: string): string {
+function entryNote(entry: string, libPath: string): string {
   return [
     `Entry crate \`${entry}\`: add to ${libPath}:`,
     '',
-    '  #[cfg(hotgen)]',
-    '  #[rustfmt::skip] // the file exists only after `hotgen init`',
-    '  mod hotgen_entry;',
+    ...entrySnippet().map((l) => `  ${l}`.trimEnd()),
     '',
-    '  /// Serve until `ctx.wait_stop(..)` says stop, join every thread you started, return 0.',
-    '  #[cfg(hotgen)]',
-    '  fn hotgen_run(ctx: &hotgen_entry::Context) -> i32 {',
-    '      let listener = ctx.listeners().unwrap().remove(0);',
-    '      // ... accept on `listener` until ctx.stop_requested() ...',
-    '      0',
-    '  }',
-    '',
-    `\`--cfg hotgen\` is set only by the \`${profile}\` profile, so other builds never see this code.`,
+    'Ordinary builds never compile this module and raise no warning; only `hotgen dev` sets `--cfg hotgen`.',
   ].join('\n');
 }
 

@@ -1,11 +1,10 @@
 /**
  * Renders the files `hotgen init` generates from the handlebars templates in
  * `templates/`. Pure: returns contents; `generator/init.ts` decides what to write.
- * (Interface fixed by the lead; implementation owned by the templates/nix work.)
  */
 
 /** What a rendered file is, which decides `init`'s overwrite policy. */
-export type RenderedKind = 'flake' | 'flake-module' | 'toolchain' | 'envrc' | 'entry-shim';
+export type RenderedKind = 'flake' | 'flake-module' | 'toolchain' | 'cargo-config' | 'envrc' | 'entry-shim';
 
 /** One generated file. `path` is relative to the workspace root, `/`-separated. */
 export interface RenderedFile {

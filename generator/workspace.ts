@@ -10,7 +10,7 @@ import { UserError } from '../common/errors.js';
 import { run } from '../common/exec.js';
 import { exists } from '../common/fsx.js';
 import type { CrateNode, WorkspaceGraph } from '../common/types.js';
-import { parseManifest } from './manifest.js';
+import { parseToml } from '../common/deps.js';
 
 type Table = Record<string, unknown>;
 const asTable = (v: unknown): Table | undefined => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Table) : undefined);
@@ -24,6 +24,23 @@ export function displayPath(file: string): string {
 
 async function readManifest(file: string): Promise<Table> {
   return parseManifest(await fs.readFile(file, 'utf8'), displayPath(file));
+}
+
+/**
+ * Parses a Cargo.toml. A UTF-8 byte order mark is skipped, as cargo does.
+ * @throws UserError naming the file, line and problem for invalid TOML.
+ */
+export function parseManifest(text: string, file: string): Table {
+  try {
+    return parseToml(text.replace(/^\uFEFF/, '')) as Table;
+  } catch (err) {
+    const e = err as { message?: string; line?: number; column?: number; location?: { start?: { line: number; column: number } } };
+    const line = e.line ?? e.location?.start?.line;
+    const column = e.column ?? e.location?.start?.column;
+    const found = /but (.*) found\.?$/.exec(e.message ?? '');
+    const what = found ? `unexpected ${found[1]}` : (e.message ?? String(err)).split('\n')[0];
+    throw new UserError(`invalid TOML: ${what}${column ? ` (column ${column})` : ''}`, { file, line, cause: err });
+  }
 }
 
 /** Finds the workspace root: `dir` if its manifest has `[workspace]` or no ancestor has one. */

@@ -3,11 +3,10 @@
  * turns cargo's JSON lines into the set of rebuilt dylibs, and serialises build+reload
  * cycles (a request during a cycle waits for one more cycle; requests at once coalesce).
  */
-import path from 'node:path';
 import { run } from '../common/exec.js';
 import { profileDir, resolveRustupToolchain } from '../generator/toolchain.js';
 import { InternalError, UserError } from '../common/errors.js';
-import type { HotPlan, PlannedCrate } from '../common/types.js';
+import type { HotPlan } from '../common/types.js';
 import { startProgress } from './progress.js';
 
 /** One `compiler-artifact` message (cargo's JSON message format, "compiler-artifact" in the Cargo book). */
@@ -58,39 +57,13 @@ export function parseCargoLine(line: string): CargoMessage {
   };
 }
 
-/** The dylib file name of a planned crate (`lib<lib>.so`), or undefined for a bin-only one. */
-export function dylibName(c: PlannedCrate): string | undefined {
-  return c.lib ? `lib${c.lib}.so` : undefined;
-}
-
-/**
- * Package names of plan crates whose dylib an artifact list rebuilt (`fresh: false` and a
- * filename `lib<lib>.so`).
- */
-export function rebuiltCrates(crates: readonly PlannedCrate[], artifacts: readonly CargoArtifact[]): Set<string> {
-  const byFile = new Map<string, string>();
-  for (const c of crates) {
-    const f = dylibName(c);
-    if (f) byFile.set(f, c.name);
-  }
-  const out = new Set<string>();
-  for (const a of artifacts) {
-    if (a.fresh) continue;
-    for (const f of a.filenames) {
-      const name = byFile.get(path.basename(f));
-      if (name) out.add(name);
-    }
-  }
-  return out;
-}
-
 export { profileDir };
 
 /** How to call the pinned toolchain. */
 export interface Toolchain {
   /** Arguments before the subcommand: `['+<toolchain>']` under rustup, `[]` when rust-toolchain.toml or a Nix shell picks it. */
   plus: string[];
-  /** Environment for cargo (RUSTC_BOOTSTRAP=1 on the stable channel, which profile-rustflags needs). */
+  /** Environment for cargo (never downloads a toolchain). */
   env: NodeJS.ProcessEnv;
   /** `rustc --print target-libdir`: where `libstd-<hash>.so` lives (REFERENCE.md, "Toolchain"). */
   libstdDir: string;
@@ -107,7 +80,6 @@ export interface Toolchain {
  */
 export async function resolveToolchain(plan: HotPlan, root: string): Promise<Toolchain> {
   const env: NodeJS.ProcessEnv = { ...process.env, RUSTUP_AUTO_INSTALL: '0' };
-  if (plan.channel === 'stable') env.RUSTC_BOOTSTRAP = '1';
   let plus: string[] = [];
   const wanted = process.env.HOTGEN_TOOLCHAIN || plan.toolchain;
   if (wanted) {
@@ -136,20 +108,22 @@ export async function resolveToolchain(plan: HotPlan, root: string): Promise<Too
 /** The outcome of one cargo build. */
 export interface BuildResult {
   success: boolean;
-  /** Plan crates whose dylib was rebuilt (`fresh: false`). Empty when the build failed. */
-  rebuilt: Set<string>;
   artifacts: CargoArtifact[];
   /** Wall time of the cargo run, ms. */
   buildMs: number;
   /** The rendered compiler errors (ANSI removed), empty on success. */
   errors: string;
+  /** Cargo's whole stderr, ANSI removed. */
+  stderr: string;
 }
 
 /** Options for {@link cargoBuild}. */
 export interface BuildOptions {
   root: string;
-  plan: HotPlan;
   toolchain: Toolchain;
+  /** Arguments after `cargo [+tc] build` (profile, package, `--config`), and extra environment. */
+  cargoArgs: readonly string[];
+  env?: Readonly<Record<string, string>>;
   /** Cargo's stderr (progress and rendered diagnostics) as it arrives; default: our stderr. */
   onStderr?: (chunk: string) => void;
   /** Ask cargo for colour (when the terminal shows it). */
@@ -163,20 +137,16 @@ export interface BuildOptions {
 }
 
 /**
- * Runs `cargo [+tc] build --profile <p> -p <entry> --lib --message-format=json-render-diagnostics`.
+ * Runs `cargo [+tc] build <cargoArgs> --message-format=json-render-diagnostics`.
  * A failed build resolves with `success: false` and the errors; it never throws for
  * compiler errors (only for a missing cargo: UserError).
  */
 export async function cargoBuild(opts: BuildOptions): Promise<BuildResult> {
-  const { plan, toolchain } = opts;
+  const { toolchain } = opts;
   const args = [
     ...toolchain.plus,
     'build',
-    '--profile',
-    plan.profile,
-    '-p',
-    plan.entry,
-    '--lib',
+    ...opts.cargoArgs,
     '--message-format=json-render-diagnostics',
     `--color=${opts.color ? 'always' : 'never'}`,
   ];
@@ -187,7 +157,7 @@ export async function cargoBuild(opts: BuildOptions): Promise<BuildResult> {
   const t0 = performance.now();
   const res = await run('cargo', args, {
     cwd: opts.root,
-    env: toolchain.env,
+    env: { ...toolchain.env, ...opts.env },
     allowFailure: true,
     onStderr:
       opts.onStderr ??
@@ -205,10 +175,10 @@ export async function cargoBuild(opts: BuildOptions): Promise<BuildResult> {
   const success = res.code === 0 && finished !== false;
   return {
     success,
-    rebuilt: success ? rebuiltCrates(plan.crates, artifacts) : new Set(),
     artifacts,
     buildMs,
     errors: success ? '' : compilerErrors(res.stderr) || `cargo exited with code ${res.code ?? res.signal}`,
+    stderr: res.stderr.replace(ANSI, ''),
   };
 }
 
@@ -222,7 +192,7 @@ export function compilerErrors(stderr: string, maxLines = 60): string {
   const out: string[] = [];
   let inBlock = false;
   for (const raw of stderr.replace(ANSI, '').split(/\r?\n/)) {
-    if (/^error(\[|:)/.test(raw)) inBlock = true;
+    if (/^(error(\[|:)|hotgen-rustc: )/.test(raw)) inBlock = true;
     else if (raw.trim() === '') inBlock = false;
     if (inBlock) out.push(raw);
   }

@@ -40,7 +40,7 @@ export class ModuleTable {
   }
 
   /**
-   * dlopens `specs` in the given (bottom-up) order: reloadable and frozen ones with
+   * dlopens `specs` in the given (bottom-up) order: registry, reloadable and frozen ones with
    * RTLD_LAZY|RTLD_GLOBAL so later modules bind to them by SONAME, the entry with
    * RTLD_LAZY|RTLD_LOCAL since nothing links against it (DESIGN.md).
    * @throws ModuleError ('load-failed') with dlerror's text; modules mapped before
@@ -74,8 +74,8 @@ export class ModuleTable {
       const i = this.#mods.findIndex((m) => m.name === name);
       if (i < 0) throw new ModuleError(name, `cannot unload ${name}: it is not loaded (loaded: ${this.names().join(', ')})`, 'protocol');
       const m = this.#mods[i];
-      if (m.role === 'frozen') {
-        throw new ModuleError(name, `module ${name} is frozen and is never unloaded; a change in it needs a host restart`, 'frozen');
+      if (m.role === 'frozen' || m.role === 'registry') {
+        throw new ModuleError(name, `module ${name} is ${m.role === 'frozen' ? 'frozen' : 'a registry dylib'} and is never unloaded; a change in it needs a host restart`, 'frozen');
       }
       this.#mods.splice(i, 1);
       if (c.dlclose(m.handle) !== 0) {

@@ -7,13 +7,13 @@
  * at the host as inherited descriptors listed in the env var `HOTGEN_LISTEN_FDS`
  * (comma-separated fd numbers, in `hotgen.yaml` `listen:` order).
  */
-import type { Role } from '../common/types.js';
+import type { ModuleRole } from '../common/types.js';
 
 /** One dylib to map: `path` is an immutable snapshot, never a file cargo writes. */
 export interface ModuleSpec {
   /** Package name. */
   name: string;
-  role: Exclude<Role, 'excluded'>;
+  role: ModuleRole;
   /** Absolute path of the snapshot, e.g. `<root>/.hotgen/gen-3/libapi.so`. */
   path: string;
 }

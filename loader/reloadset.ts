@@ -2,19 +2,26 @@
  * The reload decision (DESIGN.md, "The reload", steps 2 and 3), as a pure function of
  * the plan's DAG, the loaded modules and the change set. No I/O.
  */
-import type { PlannedCrate, Role } from '../common/types.js';
+import type { ModuleRole, Role } from '../common/types.js';
+
+/** What the decision needs of a crate or module: its name, role and dependencies (names). */
+export interface GraphNode {
+  name: string;
+  role: Role | ModuleRole;
+  deps: readonly string[];
+}
 
 /** What to do about a change set. Names are package names. */
 export type ReloadDecision =
   /** Nothing loaded changed. */
   | { kind: 'none' }
-  /** A frozen crate is in the reload set: restart the host. `frozen` lists them (topological order). */
+  /** A frozen crate or a registry dylib is in the reload set: restart the host. `frozen` lists them (topological order). */
   | { kind: 'restart'; frozen: string[]; reason: string }
   /** Unload `unload` (reverse topological order), then load `load` (topological order). Same set. */
   | { kind: 'reload'; unload: string[]; load: string[] };
 
 /** Roles that are mapped by the host. */
-export function isModuleRole(role: Role): role is Exclude<Role, 'excluded'> {
+export function isModuleRole(role: Role | ModuleRole): role is ModuleRole {
   return role !== 'excluded';
 }
 
@@ -26,12 +33,12 @@ export function isModuleRole(role: Role): role is Exclude<Role, 'excluded'> {
  *
  * R = changed ∩ loaded, plus every loaded module that depends on one of them,
  * transitively (through any crate of the plan, loaded or not). If R holds a frozen
- * crate, the answer is a restart; otherwise R in topological order (load) and its reverse
+ * crate or a registry dylib (never unloaded), the answer is a restart; otherwise R in topological order (load) and its reverse
  * (unload). Changed crates that are not loaded (excluded, unknown) are ignored, except
  * that their loaded dependents are reloaded.
  * @throws Error when `crates` is not in topological order (an internal invariant).
  */
-export function decideReload(crates: readonly PlannedCrate[], loaded: ReadonlySet<string>, changed: ReadonlySet<string>): ReloadDecision {
+export function decideReload(crates: readonly GraphNode[], loaded: ReadonlySet<string>, changed: ReadonlySet<string>): ReloadDecision {
   const index = new Map(crates.map((c, i) => [c.name, i]));
   for (const c of crates) {
     for (const d of c.deps) {
@@ -48,7 +55,7 @@ export function decideReload(crates: readonly PlannedCrate[], loaded: ReadonlySe
   }
   const set = crates.filter((c) => affected.has(c.name) && loaded.has(c.name) && isModuleRole(c.role));
   if (set.length === 0) return { kind: 'none' };
-  const frozen = set.filter((c) => c.role === 'frozen').map((c) => c.name);
+  const frozen = set.filter((c) => c.role === 'frozen' || c.role === 'registry').map((c) => c.name);
   if (frozen.length > 0) {
     const direct = frozen.filter((n) => changed.has(n));
     const named = direct.length > 0 ? direct : frozen;
@@ -58,10 +65,6 @@ export function decideReload(crates: readonly PlannedCrate[], loaded: ReadonlySe
   return { kind: 'reload', unload: [...load].reverse(), load };
 }
 
-/** The modules the host maps, in topological order (frozen, reloadable and entry crates). */
-export function moduleCrates(crates: readonly PlannedCrate[]): PlannedCrate[] {
-  return crates.filter((c) => isModuleRole(c.role));
-}
 
 /** What to do after the host failed (crashed, or its generation ended with an error). */
 export type RecoveryStep =

@@ -11,9 +11,9 @@ export type ReloadReport =
   /** Modules swapped in-process; `modules` in load order, `unloaded` in unload order. */
   | { kind: 'reload'; generation: number; modules: string[]; unloaded: string[]; swapMs: number; buildMs?: number; timings?: ReloadTimings }
   /** The first host of the session started. */
-  | { kind: 'start'; generation: number; modules: string[]; restartMs: number; buildMs?: number }
+  | { kind: 'start'; generation: number; modules: string[]; registry?: number; restartMs: number; buildMs?: number }
   /** The host was restarted, with the sockets kept. */
-  | { kind: 'restart'; generation: number; reason: string; modules: string[]; restartMs: number; buildMs?: number }
+  | { kind: 'restart'; generation: number; reason: string; modules: string[]; registry?: number; restartMs: number; buildMs?: number }
   /** Nothing loaded changed. */
   | { kind: 'none'; buildMs?: number }
   /** The build failed; nothing changed. `errors` is the compiler's rendered output. */
@@ -48,7 +48,7 @@ export function reportLine(r: ReloadReport): string {
       return `reloaded ${n} module${n === 1 ? '' : 's'} (${r.modules.join(', ')}) in ${formatMs(r.swapMs)}${buildSuffix(r.buildMs)}`;
     }
     case 'start':
-      return `started ${r.modules.length} modules (${r.modules.join(', ')}) in ${formatMs(r.restartMs)}${buildSuffix(r.buildMs)}`;
+      return `started ${r.modules.length} modules (${r.modules.join(', ')})${r.registry ? ` and ${r.registry} registry dylibs` : ''} in ${formatMs(r.restartMs)}${buildSuffix(r.buildMs)}`;
     case 'restart':
       return `restarted host (${r.reason}) in ${formatMs(r.restartMs)}${buildSuffix(r.buildMs)}`;
     case 'none':
@@ -66,9 +66,9 @@ export function reportEvent(r: ReloadReport): OutputEvent {
     case 'reload':
       return { event: 'reload', modules: r.modules, unloaded: r.unloaded, swapMs: r.swapMs, buildMs: r.buildMs, generation: r.generation, timings: r.timings };
     case 'start':
-      return { event: 'start', modules: r.modules, startMs: r.restartMs, buildMs: r.buildMs, generation: r.generation };
+      return { event: 'start', modules: r.modules, registry: r.registry ?? 0, startMs: r.restartMs, buildMs: r.buildMs, generation: r.generation };
     case 'restart':
-      return { event: 'restart', reason: r.reason, modules: r.modules, restartMs: r.restartMs, buildMs: r.buildMs, generation: r.generation };
+      return { event: 'restart', reason: r.reason, modules: r.modules, registry: r.registry ?? 0, restartMs: r.restartMs, buildMs: r.buildMs, generation: r.generation };
     case 'none':
       return { event: 'unchanged', buildMs: r.buildMs };
     case 'build-failed':

@@ -8,6 +8,8 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { sha256 } from '../common/fsx.js';
 import { UserError } from '../common/errors.js';
+import type { ModuleRole } from '../common/types.js';
+import { STATE_DIR } from '../common/layout.js';
 
 /** Identity of one output file: stat fields plus the hash of its bytes. */
 export interface FileState {
@@ -19,7 +21,7 @@ export interface FileState {
 
 /** `.hotgen` under the workspace root. */
 export function hotgenDir(root: string): string {
-  return path.join(root, '.hotgen');
+  return path.join(root, STATE_DIR);
 }
 
 /**
@@ -53,6 +55,7 @@ export async function fileState(file: string, prev?: FileState): Promise<FileSta
 /** One file to snapshot. */
 export interface SnapshotItem {
   name: string;
+  role: ModuleRole;
   /** The file cargo wrote, e.g. `target/hot/libapi.so`. */
   source: string;
 }
@@ -60,6 +63,7 @@ export interface SnapshotItem {
 /** A snapshot taken: where the copy is and what the source was when copied. */
 export interface Snapshot {
   name: string;
+  role: ModuleRole;
   path: string;
   source: string;
   state: FileState;
@@ -88,7 +92,7 @@ export class SnapshotStore {
       const dest = path.join(dir, path.basename(it.source));
       const { bytes, state } = await readStable(it.source, it.name);
       await fs.writeFile(dest, bytes, { mode: 0o555 });
-      out.push({ name: it.name, path: dest, source: it.source, state });
+      out.push({ name: it.name, role: it.role, path: dest, source: it.source, state });
     }
     return out;
   }

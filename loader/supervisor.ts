@@ -9,13 +9,17 @@
 import { pathToFileURL } from 'node:url';
 import path from 'node:path';
 import { formatError, UserError } from '../common/errors.js';
+import { readIfExists } from '../common/fsx.js';
 import { Output } from '../common/output.js';
-import type { HotPlan, PlannedCrate } from '../common/types.js';
-import { CycleQueue, cargoBuild, profileDir, resolveToolchain, type Toolchain } from './build.js';
+import { sha256 } from '../common/fsx.js';
+import type { HotPlan } from '../common/types.js';
+import { CycleQueue, resolveToolchain, type Toolchain } from './build.js';
+import { modulesFromUnits, prepareHotBuild, runHotBuild, type HotBuild } from './hotbuild.js';
+import type { HotModule } from './units.js';
 import { attachTerminal, startControlServer, type ControlResponse, type SessionStatus } from './control.js';
 import { HostExit, HostProcess, SUPERVISOR_ENV } from './launcher.js';
 import { readPlan } from '../generator/plan.js';
-import { RestartPolicy, decideReload, moduleCrates } from './reloadset.js';
+import { RestartPolicy, decideReload } from './reloadset.js';
 import { reportEvent, reportLine, reportOk, type ReloadReport } from './report.js';
 import { SnapshotStore, fileState, type Snapshot } from './snapshot.js';
 import { outputPaths, sourcePaths, watchPaths, type Watcher } from './watch.js';
@@ -41,9 +45,15 @@ class CycleFault extends Error {}
 export class Session {
   private readonly out: Output;
   private readonly store: SnapshotStore;
-  private readonly modules: PlannedCrate[];
+  /** The module graph of the last good build, in topological order. */
+  private modules: HotModule[] = [];
   private tc!: Toolchain;
-  private outDir = '';
+  private hot!: HotBuild;
+  /** sha256 of Cargo.lock when the hot build was prepared, and when the running host started. */
+  private lockSha = '';
+  private hostLockSha = '';
+  /** A manifest or Cargo.lock changed since the hot build was prepared. */
+  private manifestsChanged = false;
   private host?: HostProcess;
   /** The last good set: snapshots the running host maps (or would map after a crash). */
   private loaded = new Map<string, Snapshot>();
@@ -68,15 +78,14 @@ export class Session {
   ) {
     this.out = new Output(opts.json, opts.verbose);
     this.store = new SnapshotStore(opts.root);
-    this.modules = moduleCrates(plan.crates);
   }
 
   /** Runs the session until quit; resolves with the exit code. */
   async run(): Promise<number> {
     const { root } = this.opts;
     this.tc = await resolveToolchain(this.plan, root);
-    this.outDir = path.join(this.tc.targetDir, profileDir(this.plan.profile));
-    this.out.debug(`hotgen dev: cargo ${this.tc.plus.join(' ') || '(toolchain from rust-toolchain.toml or PATH)'}; libstd in ${this.tc.libstdDir}; dylibs from ${this.outDir}`);
+    await this.prepare();
+    this.out.debug(`hotgen dev: cargo ${this.tc.plus.join(' ') || '(toolchain from PATH)'}; libstd in ${this.tc.libstdDir}; dylibs from ${this.hot.depsDir}`);
     if (this.opts.addresses.length === 0) this.out.warn('hotgen.yaml has no `listen:` address: the app gets no listening socket');
     await using _control = await startControlServer(root, { reload: () => this.requestReload(), status: () => this.status() });
     await this.store.clear();
@@ -91,15 +100,31 @@ export class Session {
     return await this.done;
   }
 
+  /** (Re)reads the workspace's dependency closure and readies the wrapper (loader/hotbuild.ts). */
+  private async prepare(): Promise<void> {
+    this.lockSha = await this.currentLockSha();
+    this.hot = await prepareHotBuild({ root: this.opts.root, plan: this.plan, plus: this.tc.plus, env: this.tc.env });
+    this.manifestsChanged = false;
+  }
+
+  private async currentLockSha(): Promise<string> {
+    const buf = await readIfExists(path.join(this.opts.root, 'Cargo.lock'));
+    return buf ? sha256(buf) : '';
+  }
+
   private async startWatcher(): Promise<Watcher | undefined> {
     if (!this.opts.watch) return undefined;
     const trigger = () => void this.requestReload();
     if (this.opts.build) {
       const { paths, ignore } = sourcePaths(this.opts.root, this.plan);
-      return watchPaths(paths, { ignore, onChange: trigger, onEvent: () => (this.lastChangeAt = performance.now()) });
+      const onEvent = (file: string) => {
+        this.lastChangeAt = performance.now();
+        if (/(^|\/)Cargo\.(toml|lock)$/.test(file)) this.manifestsChanged = true;
+      };
+      return watchPaths(paths, { ignore, onChange: trigger, onEvent });
     }
     // Builds made elsewhere write one dylib after another: wait for a quiet second.
-    const { paths, ignore, depth } = outputPaths(this.outDir);
+    const { paths, ignore, depth } = outputPaths(this.hot.depsDir);
     return watchPaths(paths, { ignore, depth, debounceMs: 1000, onChange: trigger });
   }
 
@@ -145,39 +170,56 @@ export class Session {
   private async cycleInner(): Promise<ReloadReport> {
     let buildMs: number | undefined;
     const rebuilt = new Set<string>();
+    if (this.manifestsChanged || (await this.currentLockSha()) !== this.lockSha) await this.prepare();
+    let modules: HotModule[] | undefined;
     // A save that lands while cargo runs may or may not be in this build: build again.
     for (let round = 0; this.opts.build; round++) {
       const started = performance.now();
-      const b = await cargoBuild({ root: this.opts.root, plan: this.plan, toolchain: this.tc, color: Boolean(process.stderr.isTTY) && !process.env.NO_COLOR, progress: !this.opts.json });
+      const b = await runHotBuild({
+        root: this.opts.root,
+        plan: this.plan,
+        hot: this.hot,
+        toolchain: this.tc,
+        color: Boolean(process.stderr.isTTY) && !process.env.NO_COLOR,
+        progress: !this.opts.json,
+      });
       buildMs = (buildMs ?? 0) + b.buildMs;
       for (const n of b.rebuilt) rebuilt.add(n);
       if (this.lastChangeAt > started && round < 2) continue;
       this.queue.seal();
       if (!b.success) return { kind: 'build-failed', buildMs, errors: b.errors };
+      modules = b.modules;
       break;
     }
     this.queue.seal();
     return this.exclusive(async () => {
+      modules ??= (await modulesFromUnits(this.hot, this.plan)).modules;
       const changed = new Set(rebuilt);
       const missing: string[] = [];
-      for (const m of this.modules) {
+      for (const m of modules) {
         const prev = this.loaded.get(m.name);
-        const st = await fileState(this.output(m), prev?.state);
-        if (!st) missing.push(this.output(m));
+        const st = await fileState(m.source, prev?.source === m.source ? prev.state : undefined);
+        if (!st) missing.push(m.source);
         else if (!prev || prev.state.sha256 !== st.sha256) changed.add(m.name);
       }
       if (missing.length > 0) {
         const what = this.opts.build ? 'cargo did not produce' : 'no build has produced';
         return { kind: 'error', message: `${what} ${missing.map((f) => path.relative(this.opts.root, f)).join(', ')}; what runs keeps running`, buildMs };
       }
+      this.modules = modules;
       if (!this.host) {
         const reason = this.loaded.size === 0 ? 'start' : 'the host was down';
         return this.restartWith(await this.snapshotAll(), reason, buildMs);
       }
-      const d = decideReload(this.plan.crates, new Set(this.loaded.keys()), changed);
+      const sameGraph = modules.length === this.loaded.size && modules.every((m) => this.loaded.has(m.name));
+      if (!sameGraph || this.lockSha !== this.hostLockSha) {
+        return this.restartWith(await this.snapshotAll(), 'the dependency graph changed (Cargo.lock or a manifest)', buildMs);
+      }
+      const d = decideReload(modules, new Set(this.loaded.keys()), changed);
       if (d.kind === 'none') return { kind: 'none', buildMs };
       if (d.kind === 'restart') return this.restartWith(await this.snapshotAll(), d.reason, buildMs);
-      const fresh = await this.store.take(d.load.map((name) => ({ name, source: this.output(this.crate(name)) })));
+      const byName = new Map(modules.map((m) => [m.name, m]));
+      const fresh = await this.store.take(d.load.map((name) => ({ name, role: byName.get(name)!.role, source: byName.get(name)!.source })));
       return this.reload(d.unload, fresh, buildMs);
     });
   }
@@ -219,7 +261,7 @@ export class Session {
       await this.restartWith([...this.loaded.values()], 'recovering', buildMs);
       return { kind: 'error', message: `the new build cannot be loaded (${reason}); restarted from the last good build`, buildMs };
     }
-    return this.restartWith(this.ordered(next), reason, buildMs);
+    return this.restartWith([...next.values()], reason, buildMs);
   }
 
   /**
@@ -242,9 +284,10 @@ export class Session {
       return { kind: 'error', message: `${(err as Error).message}; restarted from the last good build`, buildMs };
     }
     const restartMs = performance.now() - t0;
-    const names = mods.map((m) => m.name);
-    if (reason === 'start') return { kind: 'start', generation: this.generation, modules: names, restartMs, buildMs };
-    return { kind: 'restart', generation: this.generation, reason, modules: names, restartMs, buildMs };
+    const names = mods.filter((m) => m.role !== 'registry').map((m) => m.name);
+    const registry = mods.length - names.length;
+    if (reason === 'start') return { kind: 'start', generation: this.generation, modules: names, registry, restartMs, buildMs };
+    return { kind: 'restart', generation: this.generation, reason, modules: names, registry, restartMs, buildMs };
   }
 
   /** Spawns a host, starts generation 1 on `mods`, and makes them the last good set. */
@@ -268,6 +311,7 @@ export class Session {
       throw err;
     }
     this.host = host;
+    this.hostLockSha = this.lockSha;
     this.generation = 1;
     const current = [...this.loaded.values()];
     const same = current.length === mods.length && current.every((s, i) => s.path === mods[i].path);
@@ -326,7 +370,7 @@ export class Session {
     try {
       if (back) {
         this.previous = undefined;
-        r = await this.restartWith(this.ordered(back), `${reason} twice right after starting; rolled back to the previous build`);
+        r = await this.restartWith([...back.values()], `${reason} twice right after starting; rolled back to the previous build`);
         this.previous = undefined;
       } else r = await this.restartWith([...this.loaded.values()], reason);
     } catch (err) {
@@ -363,29 +407,11 @@ export class Session {
   }
 
   private async snapshotAll(): Promise<Snapshot[]> {
-    return this.store.take(this.modules.map((m) => ({ name: m.name, source: this.output(m) })));
-  }
-
-  private ordered(map: Map<string, Snapshot>): Snapshot[] {
-    return this.modules.filter((m) => map.has(m.name)).map((m) => map.get(m.name)!);
+    return this.store.take(this.modules.map((m) => ({ name: m.name, role: m.role, source: m.source })));
   }
 
   private specs(snaps: Snapshot[]): ModuleSpec[] {
-    return snaps.map((s) => {
-      const role = this.crate(s.name).role;
-      if (role === 'excluded') throw new Error(`excluded crate ${s.name} in a load list`);
-      return { name: s.name, role, path: s.path };
-    });
-  }
-
-  private crate(name: string): PlannedCrate {
-    const c = this.plan.crates.find((x) => x.name === name);
-    if (!c) throw new Error(`crate ${name} is not in the plan`);
-    return c;
-  }
-
-  private output(c: PlannedCrate): string {
-    return path.join(this.outDir, `lib${c.lib}.so`);
+    return snaps.map((s) => ({ name: s.name, role: s.role, path: s.path }));
   }
 }
 

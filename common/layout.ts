@@ -1,0 +1,16 @@
+/**
+ * Where hotgen's own files live in a workspace, relative to its root (`/`-separated):
+ * the one place each name is spelled. Everything `hotgen init` creates is listed here;
+ * it edits no file of the workspace.
+ */
+
+/** The plan: settings and every member's role. */
+export const PLAN_FILE = 'hotgen.yaml';
+/** Directory of the committed files hotgen owns besides the plan. */
+export const OWN_DIR = 'hotgen';
+/** The hot Cargo profile, passed as `cargo --config <file>` by hot builds only. */
+export const CARGO_CONFIG_FILE = `${OWN_DIR}/cargo-config.toml`;
+/** The toolchain pin in rustup's format, read by the flake (`fromRustupToolchainFile`), `hotgen dev` and `hotgen env`. */
+export const TOOLCHAIN_FILE = `${OWN_DIR}/rust-toolchain.toml`;
+/** hotgen's local state (never committed): init's record, snapshots, the control socket. */
+export const STATE_DIR = '.hotgen';
