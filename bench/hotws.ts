@@ -1,7 +1,7 @@
 /**
  * A generated workspace made hot and built in several states, for the swap, floor,
  * scale and memory benchmarks: `hotgen init` (the library function), then the same
- * build `hotgen dev` runs (loader/build.ts `cargoBuild`), then one one-line edit at the
+ * build `hotgen dev` runs (loader/hotbuild.ts `runHotBuild`), then one one-line edit at the
  * top (entry), the middle and the bottom of the DAG, each followed by a timed
  * incremental build. Edits accumulate (top, then middle, then bottom), so the files
  * cargo rebuilds for an edit are exactly that edit's reload set; each state keeps

@@ -19,6 +19,7 @@ import { apiSwapFigures, buildFigures, charts, editFigure, initFigures, swapFigu
 import { availabilityRoundFigures, memoryRoundFigures } from './rounds-figures.js';
 import { buildFloor, runFloor } from './floor.js';
 import { measureInit } from './init-bench.js';
+import { measureBuildModels } from './buildmodel.js';
 import { prepareHotWorkspace } from './hotws.js';
 import { repoRoot, scratchDir } from './paths.js';
 import { ServingPair, measureAvailabilityRounds, measureEditToServing } from './serving.js';
@@ -26,7 +27,9 @@ import { markdownTable, type Figure } from './stats.js';
 import { measureMemoryRounds, measureSwap, type HostTimings } from './swap.js';
 
 /** Benchmark names for `--only`. */
-export const BENCHES = ['init', 'scale', 'memory', 'serving', 'availability'] as const;
+export const BENCHES = ['init', 'scale', 'memory', 'serving', 'availability', 'buildmodel'] as const;
+/** Run only when named in `--only` (issue 8's old-vs-new build model comparison; not in the time budgets). */
+const OPT_IN: readonly string[] = ['buildmodel'];
 type Bench = (typeof BENCHES)[number];
 
 /** What a run measures; `quick` must finish in 10 minutes on 2 cores, full in 45. */
@@ -188,8 +191,8 @@ async function runBenches(cfg: RunConfig, only: Set<Bench>, log: (s: string) => 
           figures.push(...availabilityRoundFigures(a));
         }
         if (apiSwaps.length) {
-          const dir = path.join(pair.hotRoot, 'target/hot');
-          const f = (c: string) => path.join(dir, `lib${c}.so`);
+          const files = await pair.hotModuleFiles();
+          const f = (c: string) => files.get(c)!;
           const floor: number[] = [];
           for (let i = 0; i < cfg.runs; i++) {
             const r = await runFloor(floorBin, { iterations: 2, keep: ['app_core', 'app_database', 'app_service'].map(f), reload: ['app_api', 'app_router'].map(f), libDir });
@@ -200,6 +203,15 @@ async function runBenches(cfg: RunConfig, only: Set<Bench>, log: (s: string) => 
         }
       });
     }
+  }
+  if (only.has('buildmodel')) {
+    await attempt('buildmodel (old vs new build model)', async () => {
+      const m = await measureBuildModels(path.join(scratch, 'buildmodel'), { runs: cfg.mode === 'quick' ? 5 : 10, linker }, log);
+      raw.buildmodel = m.raw;
+      figures.push(...m.figures);
+      notes.push(...m.notes);
+      process.stdout.write(`${m.table}\n`);
+    });
   }
   return { figures, raw, notes, errors };
 }
@@ -244,7 +256,7 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
     process.stdout.write(markdownTable(figures));
     return 0;
   }
-  const only = new Set<Bench>((values.only ? values.only.split(',') : BENCHES).map((s) => s.trim() as Bench));
+  const only = new Set<Bench>((values.only ? values.only.split(',') : BENCHES.filter((b) => !OPT_IN.includes(b))).map((s) => s.trim() as Bench));
   const unknown = [...only].filter((b) => !BENCHES.includes(b));
   if (unknown.length) {
     console.error(`unknown benchmark ${unknown.join(', ')}; known: ${BENCHES.join(', ')}`);

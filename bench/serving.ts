@@ -6,6 +6,9 @@
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Linker } from '../common/types.js';
+import { readPlan } from '../generator/plan.js';
+import { resolveToolchain } from '../loader/build.js';
+import { modulesFromUnits, prepareHotBuild } from '../loader/hotbuild.js';
 import { httpGet } from './host-driver.js';
 import { DevSession, StaticServer, buildStatic, copyExample, editLayer, freePort, initExample, pollFor, type Layer } from './example.js';
 import { interleave } from './stats.js';
@@ -84,6 +87,19 @@ export class ServingPair implements AsyncDisposable {
     await this.restartStatic();
     const body = await pollFor(this.staticPort, '/version', want, 120_000, 10, () => this.server.assertAlive());
     return { ms: performance.now() - t0, buildMs: built.ms, want, body };
+  }
+
+  /**
+   * The `.so` files of the hot copy's last hot build by module name (from the rustc
+   * wrapper's records, as `hotgen dev --no-build` finds them), e.g. for the floor.
+   * @throws UserError when no hot build has produced the entry yet.
+   */
+  async hotModuleFiles(): Promise<Map<string, string>> {
+    const plan = await readPlan(this.hotRoot);
+    const tc = await resolveToolchain(plan, this.hotRoot);
+    const hot = await prepareHotBuild({ root: this.hotRoot, plan, plus: tc.plus, env: tc.env });
+    const { modules } = await modulesFromUnits(hot, plan);
+    return new Map(modules.map((m) => [m.name, m.source]));
   }
 
   /** @throws Error when the static server has exited. */

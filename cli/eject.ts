@@ -4,7 +4,7 @@ import type { CommandSpec } from './command.js';
 
 export default {
   name: 'eject',
-  summary: 'restore every file hotgen init edited and remove the files it created',
+  summary: 'remove the files hotgen init created, and restore any file it (or an older hotgen) replaced or edited',
   usage: 'hotgen eject',
   flagHelp: [],
   examples: ['hotgen eject', 'hotgen eject -C path/to/workspace'],

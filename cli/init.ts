@@ -1,7 +1,7 @@
 /** `hotgen init`: make the workspace hot-reloadable (thin wrapper over generator/init.ts). */
 import { UsageError } from '../common/errors.js';
 import type { Linker } from '../common/types.js';
-import { initWorkspace, type InitOptions, type InitResult } from '../generator/init.js';
+import { initWorkspace, type FileChange, type InitOptions, type InitResult } from '../generator/init.js';
 import type { CommandContext, CommandSpec, Flags } from './command.js';
 
 /** `--frozen a,b --frozen c` → ['a', 'b', 'c']; undefined when the flag is absent. */
@@ -17,6 +17,13 @@ function str(flags: Flags, name: string): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
 
+/** How a change is listed: `created`, `edited ` (a file init rewrote), `removed` or `restored` (an older hotgen's edit undone). */
+function changeVerb(c: FileChange): string {
+  if (c.after === undefined) return 'removed';
+  if (c.kind === 'restore') return 'restored';
+  return c.before ? 'edited ' : 'created';
+}
+
 function summary(ctx: CommandContext, r: InitResult): void {
   const byRole = (role: string) => r.plan.crates.filter((c) => c.role === role).map((c) => c.name);
   ctx.out.emit({ event: 'init', root: r.root, entry: r.plan.entry, changed: r.changes.map((c) => c.rel), crates: r.plan.crates });
@@ -26,22 +33,22 @@ function summary(ctx: CommandContext, r: InitResult): void {
   ctx.out.info(`excluded:   ${byRole('excluded').join(', ') || '-'}`);
   ctx.out.info(`profile ${r.plan.profile}, toolchain ${r.plan.toolchain}, linker ${r.plan.linker}`);
   if (r.changes.length === 0) ctx.out.info('nothing to change: the workspace is already initialised');
-  else ctx.out.info(r.changes.map((c) => `${c.after === undefined ? 'removed' : c.before ? 'edited ' : 'created'} ${c.rel}`).join('\n'));
+  else ctx.out.info(r.changes.map((c) => `${changeVerb(c)} ${c.rel}`).join('\n'));
 }
 
 export default {
   name: 'init',
-  summary: 'make the workspace hot-reloadable: edit manifests, write flake.nix, rust-toolchain.toml, .envrc, hotgen.yaml',
+  summary: 'make the workspace hot-reloadable: write hotgen.yaml, hotgen/, flake.nix, .envrc and the entry shim (no workspace file edited)',
   usage: 'hotgen init [--entry NAME] [--frozen a,b] [--exclude a,b] [--listen ADDR] [--linker mold|lld|gold|default] [--profile NAME] [--channel nightly|stable] [--force] [--dry-run]',
   flagHelp: [
     '--entry NAME        the library crate the host runs (default: the one top library under the binary)',
     '--frozen a,b        crates never unloaded (runtimes, registries), linked with -z nodelete',
-    '--exclude a,b       crates kept static (not dylibs)',
+    '--exclude a,b       crates never reloaded (loaded once, like registry crates, when the entry links them)',
     '--listen ADDR       a HOST:PORT the supervisor listens on (repeatable or comma list)',
     '--linker NAME       mold (default), lld, gold or default',
-    '--profile NAME      cargo profile to set up (default hot; dev edits [profile.dev] like conduwuit)',
-    '--channel NAME      nightly (default, pinned by date) or stable (with RUSTC_BOOTSTRAP=1)',
-    '--force             replace an existing flake.nix, rust-toolchain.toml, .envrc or edited generated file',
+    '--profile NAME      cargo profile of hot builds (default hot, in hotgen/cargo-config.toml; dev uses [profile.dev] as it is)',
+    '--channel NAME      nightly (default, pinned by date) or stable (pinned by version), in hotgen/rust-toolchain.toml',
+    '--force             replace an existing flake.nix, .envrc, entry shim or a generated file you edited',
     '--dry-run           print a unified diff of every change and write nothing',
   ],
   examples: ['hotgen init', 'hotgen init --entry router --frozen core --listen 127.0.0.1:8080', 'hotgen init --dry-run', 'hotgen init --channel stable --linker lld'],

@@ -7,8 +7,7 @@
 import Handlebars from 'handlebars';
 import YAML from 'yaml';
 import { parse as parseToml } from 'toml';
-import * as tomlPatch from '@decimalturn/toml-patch';
 import chokidar from 'chokidar';
 import { createTwoFilesPatch } from 'diff';
 
-export { Handlebars, YAML, parseToml, tomlPatch, chokidar, createTwoFilesPatch };
+export { Handlebars, YAML, parseToml, chokidar, createTwoFilesPatch };

@@ -1,7 +1,8 @@
 /**
  * `hotgen ci --github`: a GitHub Actions workflow that runs the workspace's checks in
- * the same Nix dev shell developers use (`nix flake check`, then `cargo build --profile
- * <profile>` and `cargo test --workspace` under `nix develop`), per Linux architecture.
+ * the same Nix dev shell developers use (`nix flake check`, then `cargo build --config
+ * hotgen/cargo-config.toml --profile <profile>` and `cargo test --workspace` under
+ * `nix develop`), per Linux architecture.
  *
  * Ownership: the first line of the workflow carries the SHA-256 of the rest of the file.
  * A file whose first line is ours and whose hash still matches was written by hotgen and
@@ -10,6 +11,7 @@
 import path from 'node:path';
 import { UserError } from '../common/errors.js';
 import { atomicWrite, readIfExists, sha256 } from '../common/fsx.js';
+import { CARGO_CONFIG_FILE } from '../common/layout.js';
 import { readPlan } from './plan-file.js';
 import { renderTemplate } from './render-impl.js';
 
@@ -62,7 +64,7 @@ export interface CiOptions {
 export function renderWorkflow(profile: string, arch: readonly CiArch[] = ['x86_64']): string {
   if (!/^[A-Za-z0-9_-]+$/.test(profile)) throw new UserError(`profile name \`${profile}\` is not a valid Cargo profile name`, { file: 'hotgen.yaml' });
   const systems = ciSystems(arch).map((system) => ({ id: system, system, runner: RUNNERS[system.split('-')[0] as CiArch] }));
-  const body = renderTemplate('github-workflow.yml.hbs', { profile, systems });
+  const body = renderTemplate('github-workflow.yml.hbs', { profile, systems, configFile: CARGO_CONFIG_FILE });
   return `${WORKFLOW_HEADER} (hotgen-sha256: ${sha256(body)})\n${body}`;
 }
 

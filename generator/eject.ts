@@ -1,15 +1,20 @@
 /**
- * `hotgen eject`: undo `hotgen init` from `.hotgen/init-state.json`. Edited files get
- * their original bytes back; created files are removed unless the user changed them
- * since (kept, with a warning). What other commands left goes too: `.hotgen/bin/` from
- * `hotgen env`, the workflow `hotgen ci` wrote (when unedited), snapshots and a stale
- * control socket of past `hotgen dev` sessions, and `.hotgen/` once nothing else is in
- * it. Everything is checked before the first write.
+ * `hotgen eject`: undo `hotgen init` from `.hotgen/init-state.json`. The files init
+ * created (hotgen.yaml, `hotgen/`, flake.nix or nix/hotgen.nix, .envrc, the entry shim;
+ * common/layout.ts) are removed unless the user changed them since (kept, with a
+ * warning), and the directories init created once empty. Files an init replaced
+ * (`--force`) or an older hotgen edited (manifests) get their original bytes back. What
+ * other commands left goes too: `.hotgen/bin/` from `hotgen env`, the workflow `hotgen
+ * ci` wrote (when unedited), snapshots and a stale control socket of past `hotgen dev`
+ * sessions, and `.hotgen/` once nothing else is in it. Build outputs are left alone,
+ * the hot build's `<target>/hotgen/` as much as `target/`. Everything is checked before
+ * the first write.
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../common/errors.js';
 import { atomicWrite, exists, readIfExists, sha256 } from '../common/fsx.js';
+import { OWN_DIR } from '../common/layout.js';
 import { controlSocketPath, isListening } from '../loader/control.js';
 import { isPristineWorkflow, WORKFLOW_FILE, WORKFLOW_HEADER } from './ci.js';
 import { LINKER_WRAPPER } from './env.js';
@@ -30,7 +35,6 @@ export const EJECT_BACKUP_SUFFIX = '.hotgen-ejected';
 
 /** `hotgen env`'s directory (the linker wrapper), relative to the root. */
 const ENV_BIN_DIR = path.posix.dirname(LINKER_WRAPPER);
-/** The first words of the header generator/ci.ts writes on the workflow's first line. */
 /** What `hotgen dev` leaves in `.hotgen/`: numbered snapshot dirs (loader/snapshot.ts) and its socket. */
 const SESSION_LEFTOVER = /^(gen-\d+|control\.sock)$/;
 
@@ -49,7 +53,9 @@ async function findStateRoot(dir: string): Promise<string> {
 
 /**
  * Restores the workspace at or above `dir` to its state before `hotgen init`.
- * An edited file the user changed after init is still restored, and their version is
+ * A created file the user changed since is kept (with a warning). An edited file
+ * (replaced by `init --force`, or a manifest an older hotgen edited) the user changed
+ * after init is still restored, and their version is
  * kept beside it as `<file>.hotgen-ejected` (with a warning), so nothing is lost.
  * Also removes `.hotgen/bin/` (`hotgen env`), `.github/workflows/hotgen.yml` when
  * `hotgen ci` wrote it and it is unedited (an edited one is kept, with a warning), past
@@ -114,7 +120,9 @@ export async function ejectWorkspace(dir: string): Promise<EjectResult> {
   for (const rel of dirRemovals) await fs.rm(path.join(root, rel), { recursive: true, force: true });
   // The workflow's directories go only with the workflow, and only when that leaves them empty.
   const workflowDirs = removals.includes(WORKFLOW_FILE) ? [path.posix.dirname(WORKFLOW_FILE), '.github'] : [];
-  for (const d of [...state.dirs, ...workflowDirs]) await fs.rmdir(path.join(root, d)).catch(() => undefined);
+  // hotgen's own directory goes once it is empty, even when init did not record creating it.
+  const ownDir = removals.some((r) => r.startsWith(`${OWN_DIR}/`)) && !state.dirs.includes(OWN_DIR) ? [OWN_DIR] : [];
+  for (const d of [...state.dirs, ...ownDir, ...workflowDirs]) await fs.rmdir(path.join(root, d)).catch(() => undefined);
   await removeState(root);
   const left = await fs.readdir(path.join(root, STATE_DIR)).catch(() => undefined);
   if (left) {

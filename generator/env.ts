@@ -1,11 +1,14 @@
 /**
  * `hotgen env`: the flake shell's environment for rustup users, computed from the plan
- * (hotgen.yaml) and the installed toolchain, printed as `export` lines for
- * `eval "$(hotgen env)"`.
+ * (hotgen.yaml, with the pin from hotgen/rust-toolchain.toml) and the installed
+ * toolchain, printed as `export` lines for `eval "$(hotgen env)"`: the pinned toolchain,
+ * the linker, and LD_LIBRARY_PATH on libstd and the hot build's dylibs.
  */
 import path from 'node:path';
-import { UserError } from '../common/errors.js';
+import { InternalError, UserError } from '../common/errors.js';
+import { run } from '../common/exec.js';
 import { atomicWrite, readIfExists } from '../common/fsx.js';
+import { TOOLCHAIN_FILE } from '../common/layout.js';
 import type { HotPlan } from '../common/types.js';
 import { shellWord } from './render-impl.js';
 import {
@@ -24,11 +27,48 @@ import {
 /** Where `hotgen env` writes the clang-driven linker wrapper, relative to the root. */
 export const LINKER_WRAPPER = '.hotgen/bin/hotgen-linker';
 
+/**
+ * Where the hot build puts its dylibs: `<targetDir>/hotgen/<profile dir>/deps`, with
+ * `targetDir` cargo's target directory (`cargo metadata`'s `target_directory`). The hot
+ * build runs in a target directory of its own (`<targetDir>/hotgen`, loader/hotbuild.ts)
+ * and its dylibs keep cargo's hash in their names (`libapp-<hash>.so`).
+ */
+export function hotDepsDir(targetDir: string, profile: string): string {
+  return path.join(targetDir, 'hotgen', profileDir(profile), 'deps');
+}
+
+/**
+ * Cargo's target directory for the workspace at `root`, as cargo itself resolves it
+ * (`CARGO_TARGET_DIR` in `env`, `build.target-dir` in a Cargo config, else `<root>/target`):
+ * `cargo [plus] metadata --no-deps --format-version 1 --offline`, field `target_directory`.
+ * @param plus `['+<toolchain>']` or `[]` (the cargo on PATH).
+ * @throws CommandError when cargo fails (e.g. a broken manifest); InternalError when it prints no JSON.
+ */
+export async function cargoTargetDir(root: string, plus: string[] = [], env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  const r = await run('cargo', [...plus, 'metadata', '--no-deps', '--format-version', '1', '--offline'], {
+    cwd: root,
+    env: { ...env, RUSTUP_AUTO_INSTALL: '0' },
+    context: 'asking cargo for the target directory',
+    timeoutMs: 120_000,
+  });
+  let dir: unknown;
+  try {
+    dir = (JSON.parse(r.stdout) as { target_directory?: unknown }).target_directory;
+  } catch (err) {
+    throw new InternalError('cargo metadata printed no JSON', { cause: err });
+  }
+  if (typeof dir !== 'string' || !dir) throw new InternalError('cargo metadata gave no target_directory');
+  return dir;
+}
+
 /** The environment the hot setup needs. */
 export interface HotEnv {
-  /** Variables to set as-is (RUSTUP_TOOLCHAIN, the linker variable, RUSTC_BOOTSTRAP). */
+  /** Variables to set as-is: RUSTUP_TOOLCHAIN and, with clang and mold or lld on PATH, the linker variable. */
   vars: Record<string, string>;
-  /** Directories to put in front of LD_LIBRARY_PATH, in order: libstd, the profile's output dir. */
+  /**
+   * Directories to put in front of LD_LIBRARY_PATH, in order: the toolchain's libstd dir,
+   * then the hot build's dylibs ({@link hotDepsDir}).
+   */
   ldLibraryPath: string[];
   /** The toolchain rustup will run. */
   toolchain: ResolvedToolchain;
@@ -40,15 +80,18 @@ export interface HotEnv {
 export interface EnvOptions {
   /** PATH to search for clang and the linker (default process.env.PATH). */
   pathVar?: string;
-  /** The cargo target dir (default `$CARGO_TARGET_DIR` resolved against root, else `<root>/target`). */
+  /** Cargo's target directory, absolute (default: asked from cargo, {@link cargoTargetDir}). */
   targetDir?: string;
 }
 
 /**
  * Computes the environment for `plan` in the workspace at `root`, and writes the linker
  * wrapper `.hotgen/bin/hotgen-linker` (`clang --ld-path=<ld.mold|ld.lld> "$@"`) when the
- * plan's linker is mold or lld and clang and that linker are on PATH.
- * @throws UserError when the pinned toolchain is not installed (with the install command).
+ * plan's linker is mold or lld and clang and that linker are on PATH. Nothing else is
+ * needed on either channel: the hot profile comes from `hotgen/cargo-config.toml` and
+ * the crate types from hotgen's rustc wrapper, so no RUSTC_BOOTSTRAP.
+ * @throws UserError when the pinned toolchain is not installed (with the install
+ *   command); CommandError when cargo cannot read the workspace.
  */
 export async function computeEnv(root: string, plan: HotPlan, opts: EnvOptions = {}): Promise<HotEnv> {
   const pathVar = opts.pathVar ?? process.env.PATH ?? '';
@@ -56,15 +99,14 @@ export async function computeEnv(root: string, plan: HotPlan, opts: EnvOptions =
   const toolchain = await resolveRustupToolchain(plan.toolchain);
   if (toolchain.match === 'missing') {
     throw new UserError(`the pinned toolchain ${pin.spec} is not installed`, {
-      file: 'hotgen.yaml',
+      file: TOOLCHAIN_FILE,
       hint: `Install it: rustup toolchain install ${pin.spec} --component rust-src rust-analyzer`,
     });
   }
   const libstd = await targetLibdir(toolchain.name);
-  const targetDir = opts.targetDir ?? (process.env.CARGO_TARGET_DIR ? path.resolve(root, process.env.CARGO_TARGET_DIR) : path.join(root, 'target'));
+  const targetDir = opts.targetDir ?? (await cargoTargetDir(root, [`+${toolchain.name}`]));
   const vars: Record<string, string> = { RUSTUP_TOOLCHAIN: toolchain.name };
   const warnings: string[] = [];
-  if (plan.channel === 'stable' || pin.channel === 'stable') vars.RUSTC_BOOTSTRAP = '1';
 
   const ldName = linkerBinary(plan.linker);
   if (ldName) {
@@ -78,7 +120,7 @@ export async function computeEnv(root: string, plan: HotPlan, opts: EnvOptions =
       vars[linkerEnvVar(hostTriple())] = wrapper;
     }
   }
-  return { vars, ldLibraryPath: [libstd, path.join(targetDir, profileDir(plan.profile))], toolchain, warnings };
+  return { vars, ldLibraryPath: [libstd, hotDepsDir(targetDir, plan.profile)], toolchain, warnings };
 }
 
 /**

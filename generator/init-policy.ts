@@ -7,8 +7,21 @@ import { UserError } from '../common/errors.js';
 import { parseToml } from '../common/deps.js';
 import { sha256 } from '../common/fsx.js';
 import type { HotPlan } from '../common/types.js';
+import { TOOLCHAIN_FILE } from '../common/layout.js';
 import type { RenderedFile } from './render.js';
 import type { StateEntry } from './state.js';
+
+/** The files the hotgen before the rustc wrapper edited: manifests, and the root rust-toolchain.toml with --force. */
+const LEGACY_EDIT = /(^|\/)(Cargo\.toml|rust-toolchain(\.toml)?)$/;
+
+/**
+ * Whether a state entry records an edit by an older hotgen that `hotgen init` undoes:
+ * an `edited` manifest or rust-toolchain file, but never hotgen's own pin
+ * (`hotgen/rust-toolchain.toml`, which `init --force` may record as edited).
+ */
+export function isLegacyEdit(e: Pick<StateEntry, 'path' | 'action'>): boolean {
+  return e.action === 'edited' && e.path !== TOOLCHAIN_FILE && LEGACY_EDIT.test(e.path);
+}
 
 /** The decision for one file: write it or not, and what to tell the user. */
 export interface PolicyDecision {

@@ -16,12 +16,9 @@ import { buildPlan, resolveSettings, type PlanSettings } from './plan.js';
 import { PLAN_FILE, readPin, readSettings, renderPlanYaml } from './plan-file.js';
 import { renderFiles, type RenderedKind, type RenderOptions, type RenderResult } from './render.js';
 import { gitDepsNote, lockedGitDeps } from './render-impl.js';
-import { applyRenderPolicy } from './init-policy.js';
-import { assertWritable, emptyState, originalFile, readOriginal, readState, serializeState, STATE_DIR, STATE_FILE, type InitState } from './state.js';
+import { applyRenderPolicy, isLegacyEdit } from './init-policy.js';
+import { assertWritable, emptyState, originalFile, ORIGINALS_DIR, readOriginal, readState, serializeState, STATE_DIR, STATE_FILE, type InitState } from './state.js';
 import { EJECT_BACKUP_SUFFIX } from './eject.js';
-
-/** What the first hotgen edited: manifests (and the root rust-toolchain.toml with --force). */
-const LEGACY_EDIT = /(^|\/)(Cargo\.toml|rust-toolchain(\.toml)?)$/;
 import { loadWorkspace } from './workspace.js';
 
 /** What the user asked for on the command line (undefined = not given). */
@@ -67,15 +64,18 @@ export interface InitResult {
   diff?: string;
 }
 
-/** The renderer init uses; injectable so plan and manifest logic can be tested alone. */
+/** The renderer init uses; injectable so the plan, the write policies and the state can be tested apart from the templates. */
 export type Renderer = (plan: HotPlan, graph: WorkspaceGraph, opts: RenderOptions) => RenderResult;
 
-
 /**
- * Runs `hotgen init` in the workspace at or above `dir`.
- * @throws UserError for bad input (see workspace.ts, plan.ts, manifest.ts), for an
- *   existing non-hotgen file in the way, or an unwritable file; nothing is written then.
- *   InternalError when an edit fails verification (nothing written either).
+ * Runs `hotgen init` in the workspace at or above `dir`: creates (or brings up to date)
+ * hotgen's own files, removes ones it no longer generates, gives manifests an older
+ * hotgen edited their original bytes back, and records it all in `.hotgen/init-state.json`.
+ * A file already as init would write it but recorded with an older hash (a pin edited by
+ * hand) is recorded as hotgen's again.
+ * @throws UserError for bad input (see workspace.ts, plan.ts, plan-file.ts), for an
+ *   existing non-hotgen file in the way, an unwritable file, or a saved original that is
+ *   missing or altered; nothing is written then.
  */
 export async function initWorkspace(dir: string, opts: InitOptions, render: Renderer = renderFiles): Promise<InitResult> {
   const graph = await loadWorkspace(dir);
@@ -107,7 +107,7 @@ export async function initWorkspace(dir: string, opts: InitOptions, render: Rend
   const wanted: FileChange[] = [];
 
   // An older hotgen edited manifests: put the saved originals back before anything else.
-  const legacy = state.files.filter((e) => e.action === 'edited' && LEGACY_EDIT.test(e.path));
+  const legacy = state.files.filter(isLegacyEdit);
   for (const e of legacy) {
     const orig = await readOriginal(root, e, sha256);
     const cur = await read(e.path);
@@ -131,13 +131,23 @@ export async function initWorkspace(dir: string, opts: InitOptions, render: Rend
   const gitDeps = lockedGitDeps((await readIfExists(path.join(root, 'Cargo.lock')))?.toString('utf8') ?? '');
   if (gitDeps.length) notes.push(gitDepsNote(gitDeps, flakeExists ? 'nix/hotgen.nix' : 'flake.nix'));
 
+  // Files now exactly as init would write them, whose recorded hash is older (e.g. the pin
+  // edited by hand, hotgen.yaml's settings edited): recorded as hotgen's, so eject removes them.
+  const adopt = new Set<string>();
+  const adoptIfSame = (rel: string, cur: Buffer | undefined, content: string) => {
+    const e = stateEntry(rel);
+    if (e && cur && cur.equals(Buffer.from(content)) && sha256(cur) !== e.writtenSha) adopt.add(rel);
+  };
   for (const f of rendered.files) {
     const cur = await read(f.path);
+    adoptIfSame(f.path, cur, f.content);
     const decision = applyRenderPolicy(f, cur, stateEntry(f.path), !!opts.force, plan);
     if (decision.warning) warnings.push(decision.warning);
     if (decision.write) wanted.push({ rel: f.path, after: f.content, kind: f.kind });
   }
-  wanted.push({ rel: PLAN_FILE, after: renderPlanYaml(planText, plan, settings), kind: 'plan' });
+  const planYaml = renderPlanYaml(planText, plan, settings);
+  adoptIfSame(PLAN_FILE, await read(PLAN_FILE), planYaml);
+  wanted.push({ rel: PLAN_FILE, after: planYaml, kind: 'plan' });
   const renderedPaths = new Set(rendered.files.map((f) => f.path));
   for (const e of state.files) {
     if (e.action !== 'created' || renderedPaths.has(e.path) || wanted.some((w) => w.rel === e.path)) continue;
@@ -159,13 +169,24 @@ export async function initWorkspace(dir: string, opts: InitOptions, render: Rend
     result.diff = changes.map((c) => unifiedDiff(c.rel, c.before?.toString('utf8'), c.after?.toString())).join('');
     return result;
   }
-  if (changes.length === 0) return result;
+  if (changes.length === 0 && adopt.size === 0) return result;
 
   const newState = await nextState(root, state, changes);
+  for (const e of newState.files) if (adopt.has(e.path)) e.writtenSha = sha256((await read(e.path))!);
   await preflight(root, changes);
   await writeAll(root, state, newState, changes);
-  for (const c of changes) if (c.kind === 'restore') await fs.rm(originalFile(root, c.rel), { force: true });
+  for (const c of changes) if (c.kind === 'restore') await removeOriginal(root, c.rel);
   return result;
+}
+
+/** Removes the saved original of `rel` and the directories under ORIGINALS_DIR it leaves empty. */
+async function removeOriginal(root: string, rel: string): Promise<void> {
+  const file = originalFile(root, rel);
+  await fs.rm(file, { force: true });
+  const top = path.join(root, ORIGINALS_DIR);
+  for (let d = path.dirname(file); d.startsWith(top); d = path.dirname(d)) {
+    if (!(await fs.rmdir(d).then(() => true, () => false))) break;
+  }
 }
 
 async function nextState(root: string, state: InitState, changes: FileChange[]): Promise<InitState> {

@@ -104,17 +104,23 @@ function planObject(plan: HotPlan, s: PlanSettings): Obj {
   };
 }
 
+/** Keys an older hotgen wrote that the plan no longer has (the pin moved to TOOLCHAIN_FILE). */
+const RETIRED_KEYS = ['toolchain'];
+
 /**
- * The hotgen.yaml text for `plan`: `existing` with changed keys replaced (comments
- * kept; returned unchanged when its content already matches), or a new commented file.
+ * The hotgen.yaml text for `plan`: `existing` with changed keys replaced and retired
+ * ones (`toolchain:`, now in hotgen/rust-toolchain.toml) removed, comments kept;
+ * returned unchanged when its content already matches. Else a new commented file.
  */
 export function renderPlanYaml(existing: string | undefined, plan: HotPlan, s: PlanSettings): string {
   const want = planObject(plan, s);
   if (existing !== undefined) {
     const have = (YAML.parse(existing) ?? {}) as Obj;
-    if (Object.entries(want).every(([k, v]) => JSON.stringify(have[k]) === JSON.stringify(v))) return existing;
+    const retired = RETIRED_KEYS.some((k) => k in have);
+    if (!retired && Object.entries(want).every(([k, v]) => JSON.stringify(have[k]) === JSON.stringify(v))) return existing;
   }
   const doc = YAML.parseDocument(existing ?? HEADER);
+  for (const k of RETIRED_KEYS) doc.delete(k);
   for (const [k, v] of Object.entries(want)) {
     const cur = doc.get(k, true) as { toJSON?: () => unknown } | unknown;
     const curJs = cur && typeof cur === 'object' && 'toJSON' in (cur as object) ? (cur as { toJSON: () => unknown }).toJSON() : cur;
@@ -160,8 +166,8 @@ export async function readPlan(root: string): Promise<HotPlan> {
   s.toolchain = (await readPin(root)) ?? s.toolchain;
   const bad = (what: string) => new UserError(`${what} (run \`hotgen init\` to regenerate it)`, { file });
   if (o.version !== 1) throw bad('unsupported or missing `version` (expected 1)');
-  if (!s.toolchain) throw new UserError(`no toolchain pin in ${TOOLCHAIN_FILE} (run \`hotgen init\` to write it)`, { file: path.join(root, TOOLCHAIN_FILE) });
   if (!s.entry || !s.profile || !s.linker || !s.channel) throw bad('missing one of entry, profile, linker, channel');
+  if (!s.toolchain) throw new UserError(`no toolchain pin in ${TOOLCHAIN_FILE} (run \`hotgen init\` to write it)`, { file: path.join(root, TOOLCHAIN_FILE) });
   if (!Array.isArray(o.crates)) throw bad('missing `crates:` list');
   const crates: PlannedCrate[] = (o.crates as Obj[]).map((c, i) => {
     if (!c || typeof c.name !== 'string' || !ROLES.includes(c.role as Role)) throw bad(`crates[${i}]: needs a name and a role (${ROLES.join(', ')})`);

@@ -165,15 +165,19 @@ function flakeModuleNote(): string {
  * The lines the user adds to the entry crate's root file. The inline module carries the
  * `allow`: rustc checks `#[cfg(hotgen)]` against the declared cfgs (`unexpected_cfgs`,
  * Rust >= 1.80) and only the hot build declares `hotgen`, while an `allow` on the
- * `#[cfg]`-ed item itself is never seen (checked with stable 1.95).
+ * `#[cfg]`-ed item itself is never seen (checked with stable 1.95). `#[path = "."]` makes
+ * the inline module's directory the root file's own: without it rustc looks for
+ * `src/hot/../hotgen_entry.rs`, which the OS resolves only where a `src/hot/` directory
+ * exists (checked with nightly 1.97).
  */
 export function entrySnippet(): string[] {
   return [
     '// Hot reloading (hotgen): compiled only by the hot build, which sets `--cfg hotgen`.',
     '#[allow(unexpected_cfgs)]',
+    '#[path = "."]',
     'mod hot {',
     '    #[cfg(hotgen)]',
-    '    #[path = "../hotgen_entry.rs"]',
+    '    #[path = "hotgen_entry.rs"]',
     '    #[rustfmt::skip] // keeps `cargo fmt` working where the file is absent',
     '    mod hotgen_entry;',
     '',

@@ -110,6 +110,8 @@ export async function rustcInfo(name?: string, cwd?: string, env?: NodeJS.Proces
     const args = name ? [`+${name}`, '-vV'] : ['-vV'];
     const r = await run('rustc', args, { allowFailure: true, env: name ? rustupEnv(env) : { ...(env ?? process.env), RUSTUP_AUTO_INSTALL: '0' }, cwd, timeoutMs: 30_000 });
     if (r.code !== 0) return undefined;
+    // A rustc that is not rustup's proxy (a Nix shell's) answers `-vV` whatever `+name` says.
+    if (name && (await run('rustc', [`+${name}`, '--print', 'sysroot'], { allowFailure: true, env: rustupEnv(env), cwd, timeoutMs: 30_000 })).code !== 0) return undefined;
     const version = r.stdout.split('\n')[0]!.trim();
     const commitDate = /^commit-date: (\S+)$/m.exec(r.stdout)?.[1];
     return { version, commitDate };

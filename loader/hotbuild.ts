@@ -41,6 +41,8 @@ export interface HotBuild {
   unitsDir: string;
   /** Closure packages by directory. */
   closure: Map<string, ClosurePackage>;
+  /** Every non-member package of the build (proc-macros and build dependencies too), for messages. */
+  registry: { name: string; version: string }[];
   /** What the wrapper's records must carry in `flags` (wrapper build + link args). */
   flagsKey: string;
   /** Arguments after `cargo [+tc] build`: profile, package, config file. */
@@ -173,11 +175,13 @@ export async function prepareHotBuild(o: PrepareOptions): Promise<HotBuild> {
   if ((await fs.readFile(closureFile, 'utf8').catch(() => undefined)) !== text) await atomicWrite(closureFile, text);
   const flagsKey = sha256(Buffer.from(`${wrapper.key}\n${links.join('\n')}`)).slice(0, 16);
   const chain = o.env.RUSTC_WRAPPER && path.basename(o.env.RUSTC_WRAPPER).startsWith('hotgen-rustc') ? '' : (o.env.RUSTC_WRAPPER ?? '');
+  const members = new Set(parsed.workspace_members);
   return {
     targetDir,
     depsDir: path.join(profileOut, 'deps'),
     unitsDir,
     closure,
+    registry: parsed.packages.filter((p) => !members.has(p.id)).map((p) => ({ name: p.name, version: p.version })),
     flagsKey,
     cargoArgs: ['--config', path.join(o.root, CARGO_CONFIG_FILE), '--profile', o.plan.profile, '-p', o.plan.entry, '--lib'],
     configArgs: ['--config', path.join(o.root, CARGO_CONFIG_FILE)],
@@ -254,7 +258,10 @@ export async function modulesFromUnits(hot: HotBuild, plan: HotPlan, artifacts?:
   return { modules };
 }
 
-/** Closure packages built in this run whose record is missing or was made otherwise. */
+/**
+ * Closure packages built in this run whose record is missing or was made otherwise, or
+ * whose `.so` is gone (cargo does not know that file, so it never rebuilds it by itself).
+ */
 export function staleUnits(hot: HotBuild, artifacts: readonly CargoArtifact[], units: Map<string, UnitRecord>): ClosurePackage[] {
   const out = new Map<string, ClosurePackage>();
   for (const a of artifacts) {
@@ -262,7 +269,7 @@ export function staleUnits(hot: HotBuild, artifacts: readonly CargoArtifact[], u
     if (!pkg || !a.kinds.some((k) => ['lib', 'rlib', 'dylib', 'cdylib', 'staticlib'].includes(k))) continue;
     const stem = artifactStem(a);
     const rec = stem ? units.get(stem) : undefined;
-    if (!rec || rec.flags !== hot.flagsKey || rec.role !== pkg.role) out.set(pkg.dir, pkg);
+    if (!rec || rec.flags !== hot.flagsKey || rec.role !== pkg.role || !existsSync(rec.so)) out.set(pkg.dir, pkg);
   }
   return [...out.values()];
 }
@@ -272,12 +279,12 @@ export function staleUnits(hot: HotBuild, artifacts: readonly CargoArtifact[], u
  * nightly rustc and enabled a feature this nightly removed (REFERENCE.md: proc-macro2
  * 1.0.47, ahash 0.7.6). Undefined when the failure is something else.
  */
-export function nightlyFeatureHint(stderr: string, hot: Pick<HotBuild, 'closure'>, toolchain: string): string | undefined {
+export function nightlyFeatureHint(stderr: string, hot: Pick<HotBuild, 'registry'>, toolchain: string): string | undefined {
   const feature = /error\[E0635\]: unknown feature `([^`]+)`/.exec(stderr)?.[1];
   if (!feature) return undefined;
+  // cargo names the failed unit with its version when the name alone is ambiguous: `x v1.0.47`.
   const failed = [...stderr.matchAll(/could not compile `([^`]+)`(?: \(lib\))?/g)].map((m) => m[1]!);
-  const registry = [...hot.closure.values()].filter((p) => p.role === 'registry');
-  const crate = failed.map((n) => registry.find((p) => p.name === n)).find(Boolean) ?? registry.find((p) => stderr.includes(`${p.dir}/`));
+  const crate = failed.map((n) => hot.registry.find((p) => p.name === n || `${p.name} v${p.version}` === n)).find(Boolean);
   const who = crate ? `registry crate \`${crate.name}\` ${crate.version}` : 'a dependency';
   const fix = crate ? `cargo update -p ${crate.name}` : 'cargo update';
   return `hotgen: ${who} enables the nightly feature \`${feature}\`, which ${toolchain} no longer has (E0635). Fix: \`${fix}\` (a newer release detects this nightly), or \`hotgen init --channel stable\`.`;

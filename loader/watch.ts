@@ -7,6 +7,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { chokidar } from '../common/deps.js';
 import type { HotPlan } from '../common/types.js';
+import { CARGO_CONFIG_FILE } from '../common/layout.js';
 
 /** A running watcher; `await using` (or `close()`) stops it. */
 export interface Watcher extends AsyncDisposable {
@@ -66,11 +67,12 @@ export async function watchPaths(paths: readonly string[], opts: WatchOptions): 
 
 /**
  * What to watch for source changes: every plan crate's `src` directories, the
- * `Cargo.toml` and `build.rs` beside each, and the root manifest. `target/` and
- * `.hotgen/` are ignored; Cargo.lock is not watched (cargo itself may rewrite it).
+ * `Cargo.toml` and `build.rs` beside each, the root manifest, `Cargo.lock` (a changed
+ * lock restarts the host with new registry dylibs) and hotgen's Cargo config.
+ * `target/` and `.hotgen/` are ignored.
  */
 export function sourcePaths(root: string, plan: HotPlan): { paths: string[]; ignore: (file: string) => boolean } {
-  const paths = new Set<string>([path.join(root, 'Cargo.toml')]);
+  const paths = new Set<string>([path.join(root, 'Cargo.toml'), path.join(root, 'Cargo.lock'), path.join(root, CARGO_CONFIG_FILE)]);
   for (const c of plan.crates) {
     for (const s of c.src) {
       const dir = path.resolve(root, s);

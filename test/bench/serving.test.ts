@@ -31,6 +31,10 @@ describe.skipIf(skipUnless(tools.nightly()) || !ready)('edit-to-serving benchmar
     expect((await httpGet(pair.hotPort, '/version')).body).toContain('api v2');
     const seen = await load.end();
     expect(seen.ok).toBeGreaterThan(0);
+    // What the floor maps: the hot build's own files, named by cargo's hash.
+    const files = await pair.hotModuleFiles();
+    expect([...files.keys()]).toEqual(['app_core', 'app_database', 'app_service', 'app_api', 'app_router']);
+    for (const [name, file] of files) expect(path.relative(pair.hotRoot, file)).toMatch(new RegExp(`^target/hotgen/hot/deps/lib${name}-[0-9a-f]{16}\\.so$`));
 
     const cold = await pair.staticEdit(api);
     expect(cold.want).toBe('api v3');

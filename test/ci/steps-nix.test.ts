@@ -15,20 +15,18 @@ import { writeWorkflow } from '../../generator/ci.js';
 import { skipUnless, tools } from '../helpers/tools.js';
 import { tempDir, writeTree } from '../helpers/tree.js';
 import { NixEnv, nixMissing, nixSystem, rustupSysroot } from '../nix/nixenv.js';
+import { FIXTURE_APP_LIB } from '../nix/fixtures.js';
 
 const skip = skipUnless(nixMissing(), tools.nightly(), tools.mold(), tools.clang());
 const SYSTEM = nixSystem();
 
-/** A workspace as a user has it before `hotgen init`: a library chain, a binary, a unit test. */
+/** A workspace as a user has it before `hotgen init`: a library chain (the entry with init's snippet), a binary, a unit test. */
 const WORKSPACE = {
   'Cargo.toml': '[workspace]\nmembers = ["base", "app", "server"]\nresolver = "2"\n',
   'base/Cargo.toml': '[package]\nname = "base"\nversion = "0.1.0"\nedition = "2021"\n',
   'base/src/lib.rs': 'pub fn name() -> &\'static str {\n    "base"\n}\n\n#[cfg(test)]\nmod tests {\n    #[test]\n    fn name_is_base() {\n        assert_eq!(super::name(), "base");\n    }\n}\n',
   'app/Cargo.toml': '[package]\nname = "app"\nversion = "0.1.0"\nedition = "2021"\n\n[dependencies]\nbase = { path = "../base" }\n',
-  'app/src/lib.rs':
-    'pub fn greeting() -> String {\n    format!("hello from {}", base::name())\n}\n\n' +
-    '#[cfg(hotgen)]\nmod hotgen_entry;\n\n' +
-    '#[cfg(hotgen)]\nfn hotgen_run(ctx: &hotgen_entry::Context) -> i32 {\n    if ctx.stop_requested() { 0 } else { greeting().len() as i32 }\n}\n',
+  'app/src/lib.rs': FIXTURE_APP_LIB,
   'server/Cargo.toml': '[package]\nname = "server"\nversion = "0.1.0"\nedition = "2021"\n\n[dependencies]\napp = { path = "../app" }\n',
   'server/src/main.rs': 'fn main() {\n    println!("{}", app::greeting());\n}\n',
 };
@@ -106,7 +104,11 @@ describe.skipIf(skip)('the CI workflow\'s steps in the offline dev shell', () =>
   }
 
   it('the steps are the flake check, the hot build and the tests', () => {
-    expect(steps).toEqual(['nix flake check --print-build-logs', 'nix develop --command cargo build --profile hot', 'nix develop --command cargo test --workspace']);
+    expect(steps).toEqual([
+      'nix flake check --print-build-logs',
+      'nix develop --command cargo build --config hotgen/cargo-config.toml --profile hot',
+      'nix develop --command cargo test --workspace',
+    ]);
   });
 
   it('every program a step runs exists in the dev shell, cargo from the pinned toolchain', async () => {
@@ -124,7 +126,8 @@ describe.skipIf(skip)('the CI workflow\'s steps in the offline dev shell', () =>
       const r = await runStep(step);
       expect(r.code, `${step}\n${r.stderr.slice(-3000)}`).toBe(0);
     }
-    expect((await readFile(path.join(root, 'target', 'hot', 'libapp.so'))).length).toBeGreaterThan(0);
+    // The hot profile (from hotgen/cargo-config.toml) built the workspace, as the flake check does.
+    expect((await readFile(path.join(root, 'target', 'hot', 'libapp.rlib'))).length).toBeGreaterThan(0);
     const test = await runStep(steps[2]!);
     expect(test.stdout).toMatch(/test tests::name_is_base \.\.\. ok/);
   });

@@ -43,7 +43,7 @@ const STEPS = (profile: string) => [
   { uses: 'cachix/install-nix-action@v31' },
   { uses: 'DeterminateSystems/magic-nix-cache-action@v13' },
   { run: 'nix flake check --print-build-logs' },
-  { run: `nix develop --command cargo build --profile ${profile}` },
+  { run: `nix develop --command cargo build --config hotgen/cargo-config.toml --profile ${profile}` },
   { run: 'nix develop --command cargo test --workspace' },
 ];
 
@@ -68,6 +68,9 @@ describe('the rendered workflow', () => {
     expect(job.steps[1]!.with!.extra_nix_config).toContain('experimental-features = nix-command flakes');
     // The reason for the cache choice is in the file, next to the step.
     expect(text).toMatch(/^# "Cache the Nix store" uses magic-nix-cache: [\s\S]*actions\/cache instead/m);
+    // What to commit: hotgen's own files, not a root rust-toolchain.toml.
+    expect(text).toMatch(/^# .*Commit flake\.nix,\n# hotgen\/ and flake\.lock/m);
+    expect(text).not.toContain('rust-toolchain.toml');
   });
 
   it('--arch aarch64 adds an aarch64-linux job on the arm64 runner with the same steps', () => {
@@ -113,7 +116,7 @@ describe('writing .github/workflows/hotgen.yml', () => {
     await using tmp = await tempDir('ci');
     const root = await workspace(tmp.path, 'ws', 'dev');
     const r = await writeWorkflow(root);
-    expect(parse(r.content).jobs['x86_64-linux']!.steps.map((s) => s.run).filter(Boolean)).toContain('nix develop --command cargo build --profile dev');
+    expect(parse(r.content).jobs['x86_64-linux']!.steps.map((s) => s.run).filter(Boolean)).toContain('nix develop --command cargo build --config hotgen/cargo-config.toml --profile dev');
   });
 
   it('refuses to replace a workflow it did not write, or one edited since, unless forced', async () => {

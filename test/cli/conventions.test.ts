@@ -93,7 +93,8 @@ describe.skipIf(!cliBuilt && skipUnless('dist/cli/hotgen.js missing (run npx tsc
     await inEveryMode(() => dir(tinyWorkspace()), ['init'], 0, undefined, (events, out, mode) => {
       if (mode.json) {
         expect(events).toHaveLength(1);
-        expect(events[0]).toMatchObject({ event: 'init', entry: 'app', changed: expect.arrayContaining(['hotgen.yaml', 'Cargo.toml']) });
+        expect(events[0]).toMatchObject({ event: 'init', entry: 'app', changed: expect.arrayContaining(['hotgen.yaml', 'hotgen/rust-toolchain.toml', 'hotgen/cargo-config.toml']) });
+        expect(events[0]!.changed).not.toContain('Cargo.toml');
       } else expect(out).toMatch(/^entry: +app$/m);
     });
     await inEveryMode(() => dir(tinyWorkspace()), ['init', '--dry-run'], 0, undefined, (events, out, mode) => {
@@ -106,7 +107,7 @@ describe.skipIf(!cliBuilt && skipUnless('dist/cli/hotgen.js missing (run npx tsc
 
   it.skipIf(noCargo)('eject: success after init; failure when not initialised (1)', async () => {
     await inEveryMode(initialised, ['eject'], 0, undefined, (events, out, mode) => {
-      if (mode.json) expect(events).toEqual([expect.objectContaining({ event: 'eject', restored: expect.arrayContaining(['Cargo.toml']) })]);
+      if (mode.json) expect(events).toEqual([expect.objectContaining({ event: 'eject', restored: [], removed: expect.arrayContaining(['hotgen.yaml', 'hotgen/cargo-config.toml', '.hotgen/']) })]);
       else expect(out).toMatch(/^hotgen setup removed$/m);
     });
     await inEveryMode(() => dir(tinyWorkspace()), ['eject'], 1, /nothing to eject: no \.hotgen\/init-state\.json/);
@@ -130,15 +131,23 @@ describe.skipIf(!cliBuilt && skipUnless('dist/cli/hotgen.js missing (run npx tsc
     });
   });
 
-  it.skipIf(noCargo || skipUnless(tools.nightly(), tools.mold()))('doctor: every check passes after `eval "$(hotgen env)"` (exit 0)', async () => {
+  it.skipIf(noCargo || skipUnless(tools.nightly(), tools.mold()))('doctor: every check passes after `eval "$(hotgen env)"` (exit 0); --build fails (1) on a compile error', async () => {
     const d = await initialised();
     const env = await hotgen(d, ['env', '--json'], MODES[3]);
     const vars = (expectConventions(env, 'hotgen env', MODES[3], 0)[0].env ?? {}) as Record<string, string>;
+    const hotEnv = { ...vars, RUSTUP_TOOLCHAIN: vars.RUSTUP_TOOLCHAIN ?? '' };
     for (const mode of MODES) {
-      const r = await hotgen(d, ['doctor'], mode, { ...vars, RUSTUP_TOOLCHAIN: vars.RUSTUP_TOOLCHAIN ?? '' });
+      const r = await hotgen(d, ['doctor'], mode, hotEnv);
       const events = expectConventions(r, 'hotgen doctor (in the hot env)', mode, 0);
       if (mode.json) expect(events.every((e) => e.event === 'check' && e.status !== 'fail')).toBe(true);
       else expect(r.stdout).toMatch(/^all checks passed$/m);
+    }
+    await writeFile(path.join(d, 'base/src/lib.rs'), 'pub fn value() -> u32 { "one" }\n');
+    for (const mode of MODES) {
+      const r = await hotgen(d, ['doctor', '--build'], mode, hotEnv);
+      const events = expectConventions(r, 'hotgen doctor --build (a compile error)', mode, 1, /^hotgen: doctor: 1 check\(s\) failed: hot-build$/);
+      if (mode.json) expect(events).toContainEqual(expect.objectContaining({ event: 'check', id: 'hot-build', status: 'fail', details: expect.stringContaining('error[E0308]') }));
+      else expect(r.stdout).toMatch(/^FAIL hot-build +the hot build of `app` failed: error\[E0308\]/m);
     }
   });
 

@@ -1,27 +1,35 @@
 /**
- * The example under the hot setup that `hotgen init` automates (applied here by hand,
- * see helpers.applyHotSetup): every library crate becomes lib<name>.so, the frozen
- * crate carries NODELETE, the entry exports the ABI, and plain builds are unaffected.
+ * The example after `hotgen init` (which edits none of its files) and the hot build
+ * `hotgen dev` runs: every library crate becomes `lib<crate>-<hash>.so` with that name
+ * as its SONAME, the frozen crate carries NODELETE, the entry exports the ABI, and the
+ * crate DAG shows up as DT_NEEDED edges.
  */
 import path from 'node:path';
-import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { run } from '../../common/exec.js';
-import { tempDir } from '../helpers/tree.js';
+import { hashTree, tempDir } from '../helpers/tree.js';
 import { skipUnless, tools } from '../helpers/tools.js';
 import { EXAMPLE_LIBS, copyExample } from './helpers.js';
-import { applyHotSetup } from './hot.js';
+import { applyHotSetup, buildHot } from './hot.js';
 
-describe.skipIf(skipUnless(tools.nightly(), tools.mold(), tools.readelf()))('example server, hot profile', () => {
-  it('builds every library as a dylib with the entry ABI and a nodelete core', async () => {
+describe.skipIf(skipUnless(tools.nightly(), tools.mold(), tools.readelf()))('example server, hot build', () => {
+  it('builds every library as a dylib with the entry ABI and a nodelete core, editing no file of the example', async () => {
     await using ws = await tempDir('example-hot');
     await copyExample(ws.path);
-    await applyHotSetup(ws.path);
-    await run('cargo', ['+nightly', 'build', '--locked', '--profile', 'hot'], { cwd: ws.path });
+    const before = await hashTree(ws.path);
+    const ex = await applyHotSetup(ws.path);
+    const built = await buildHot(ex);
+    const after = await hashTree(ws.path);
+    for (const [file, sha] of Object.entries(before)) expect(after[file], file).toBe(sha);
 
-    const out = path.join(ws.path, 'target', 'hot');
-    const lib = (name: string) => path.join(out, `lib${name}.so`);
-    for (const name of EXAMPLE_LIBS) expect(existsSync(lib(name)), `lib${name}.so`).toBe(true);
+    expect(built.rebuilt).toEqual([...EXAMPLE_LIBS].sort());
+    expect(built.registry).toEqual([]);
+    expect(built.modules.map((m) => m.name)).toEqual([...EXAMPLE_LIBS]);
+    const lib = built.lib;
+    for (const name of EXAMPLE_LIBS) {
+      expect(path.dirname(lib(name))).toBe(ex.hot.depsDir);
+      expect(path.basename(lib(name))).toMatch(new RegExp(`^lib${name}-[0-9a-f]{16}\\.so$`));
+    }
 
     const exported = (await run('nm', ['-D', '--defined-only', lib('app_router')])).stdout;
     expect(exported).toMatch(/ T hotgen_main$/m);
@@ -31,7 +39,8 @@ describe.skipIf(skipUnless(tools.nightly(), tools.mold(), tools.readelf()))('exa
     }
 
     const dynamic = async (name: string) => (await run('readelf', ['-d', lib(name)])).stdout;
-    const needed = (text: string) => [...text.matchAll(/\(NEEDED\).*\[lib(app_\w+)\.so\]/g)].map((m) => m[1]).sort();
+    const needed = (text: string) => [...text.matchAll(/\(NEEDED\).*\[lib(app_\w+)-[0-9a-f]{16}\.so\]/g)].map((m) => m[1]).sort();
+    for (const name of EXAMPLE_LIBS) expect(/\(SONAME\)\s+Library soname: \[([^\]]+)\]/.exec(await dynamic(name))?.[1]).toBe(path.basename(lib(name)));
     expect(await dynamic('app_core')).toMatch(/FLAGS_1.*NODELETE/);
     for (const name of EXAMPLE_LIBS.filter((n) => n !== 'app_core')) {
       expect(await dynamic(name), name).not.toMatch(/NODELETE/);

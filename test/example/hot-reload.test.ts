@@ -12,26 +12,28 @@ import { describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/tree.js';
 import { skipUnless, tools } from '../helpers/tools.js';
 import { EXAMPLE_LIBS, copyExample, request } from './helpers.js';
-import { applyHotSetup, buildHot, buildMiniHost, nightlyLibdir, startMiniHost } from './hot.js';
+import { applyHotSetup, buildHot, buildMiniHost, startMiniHost, type HotExample } from './hot.js';
 
-/** Copies the example, applies the hot setup, builds it and the mini-host; returns paths. */
-async function prepare(ws: string): Promise<{ host: string; libdir: string }> {
+/** Copies the example, runs init, builds the mini-host; returns the set-up and paths. */
+async function prepare(ws: string): Promise<{ ex: HotExample; host: string; libdir: string }> {
   await copyExample(ws);
-  await applyHotSetup(ws);
-  return { host: await buildMiniHost(path.join(ws, 'mini-host')), libdir: await nightlyLibdir() };
+  const ex = await applyHotSetup(ws);
+  return { ex, host: await buildMiniHost(path.join(ws, 'mini-host')), libdir: ex.toolchain.libstdDir };
 }
 
 describe.skipIf(skipUnless(tools.nightly(), tools.mold(), tools.clang()))('example server, reloaded in a minimal host', () => {
   it('swaps api, then database, keeping the counter and the store; every unload verified', async () => {
     await using ws = await tempDir('example-reload');
-    const { host, libdir } = await prepare(ws.path);
-    expect(await buildHot(ws.path)).toEqual([...EXAMPLE_LIBS].sort());
+    const { ex, host, libdir } = await prepare(ws.path);
+    let built = await buildHot(ex);
+    expect(built.rebuilt).toEqual([...EXAMPLE_LIBS].sort());
 
+    // Snapshots as the supervisor takes them: renamed copies, which still find each other by SONAME.
     let gen = 0;
     const snapshot = async (names: readonly string[]) => {
       const dir = path.join(ws.path, '.hotgen', `gen-${++gen}`);
       await mkdir(dir, { recursive: true });
-      for (const n of names) await cp(path.join(ws.path, 'target', 'hot', `lib${n}.so`), path.join(dir, `lib${n}.so`));
+      for (const n of names) await cp(built.lib(n), path.join(dir, `lib${n}.so`));
       return (n: string) => path.join(dir, `lib${n}.so`);
     };
     await using h = await startMiniHost(host, {
@@ -65,7 +67,8 @@ describe.skipIf(skipUnless(tools.nightly(), tools.mold(), tools.clang()))('examp
     const apiSrc = path.join(ws.path, 'api', 'src', 'lib.rs');
     await writeFile(apiSrc, (await readFile(apiSrc, 'utf8')).replace('hello from api v1', 'hello from api v2'));
     const apiSet = ['app_api', 'app_router'];
-    expect(await buildHot(ws.path)).toEqual(apiSet);
+    built = await buildHot(ex);
+    expect(built.rebuilt).toEqual(apiSet);
     const gen2 = await snapshot(apiSet);
     expect(await h.command('stop')).toBe('stopped 0');
     expect(await unload(['app_router', 'app_api'])).toEqual(['app_router unloaded', 'app_api unloaded']);
@@ -80,7 +83,8 @@ describe.skipIf(skipUnless(tools.nightly(), tools.mold(), tools.clang()))('examp
     const dbSrc = path.join(ws.path, 'database', 'src', 'lib.rs');
     await writeFile(dbSrc, (await readFile(dbSrc, 'utf8')).replace('"database v1"', '"database v2"'));
     const dbSet = ['app_api', 'app_database', 'app_router', 'app_service'];
-    expect(await buildHot(ws.path)).toEqual(dbSet);
+    built = await buildHot(ex);
+    expect(built.rebuilt).toEqual(dbSet);
     const gen3 = await snapshot(dbSet);
     expect(await h.command('stop')).toBe('stopped 0');
     expect(await unload(['app_router', 'app_api', 'app_service', 'app_database'])).toEqual([
@@ -124,14 +128,15 @@ describe.skipIf(skipUnless(tools.nightly(), tools.mold(), tools.clang()))('examp
 
   it('drops no request of a continuous load across 15 swaps of api and router', async () => {
     await using ws = await tempDir('example-load');
-    const { host, libdir } = await prepare(ws.path);
-    await buildHot(ws.path);
+    const { ex, host, libdir } = await prepare(ws.path);
+    const built = await buildHot(ex);
     await using h = await startMiniHost(host, {
       ...process.env,
       LD_LIBRARY_PATH: libdir,
       HOTGEN_EXAMPLE_STORE: path.join(ws.path, 'data', 'store.log'),
     });
-    const lib = (n: string) => path.join(ws.path, 'target', 'hot', `lib${n}.so`);
+    // The build's own files (not snapshots): the same files are unloaded and loaded again.
+    const lib = built.lib;
     for (const n of EXAMPLE_LIBS) expect(await h.command(`load ${lib(n)} ${n === 'app_router' ? 'local' : 'global'}`)).toBe('ok');
     expect(await h.command('run 1')).toBe('ok');
 

@@ -1,93 +1,93 @@
 /**
- * The hot-profile side of the example tests: the by-hand setup that `hotgen init`
- * automates, a hot build that reports cargo's change set, and a driver for mini-host.c
- * (a minimal stand-in for the hotgen host: dlopen, a generation thread, RTLD_NOLOAD checks).
+ * The hot side of the example tests: `hotgen init` (the library function; it edits no
+ * workspace file), the hot build `hotgen dev` runs (loader/hotbuild.ts: cargo through
+ * hotgen's rustc wrapper) with cargo's change set, and a driver for mini-host.c (a
+ * minimal stand-in for the hotgen host: dlopen, a generation thread, RTLD_NOLOAD checks).
  */
 import { spawn } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import readline from 'node:readline';
-import { Handlebars } from '../../common/deps.js';
 import { run } from '../../common/exec.js';
+import type { HotPlan } from '../../common/types.js';
+import { initWorkspace } from '../../generator/init.js';
+import { readPlan } from '../../generator/plan.js';
+import { resolveToolchain, type Toolchain } from '../../loader/build.js';
+import { prepareHotBuild, runHotBuild, type HotBuild } from '../../loader/hotbuild.js';
+import type { HotModule } from '../../loader/units.js';
 
-/** The flags the hot profile gives every crate (what `hotgen init` writes for mold). */
-export const HOT_RUSTFLAGS = ['--cfg', 'hotgen', '--check-cfg', 'cfg(hotgen)', '-C', 'prefer-dynamic', '-C', 'link-arg=-fuse-ld=mold'];
-
-/** Which crates of an example get which edits. */
+/** Which crates of an example get which role. */
 export interface HotLayout {
-  /** Package name of the frozen crate (gets `-z nodelete`). */
+  /** Package name of the entry crate (its root file has `#[cfg(hotgen)] mod hotgen_entry;`). */
+  entry: string;
+  /** Package name of the frozen crate (the wrapper links it with `-z nodelete`). */
   frozen: string;
-  /** Member directories of the library crates (each gets `crate-type = ["rlib", "dylib"]`). */
-  libDirs: string[];
-  /** Member directory of the entry crate (gets `src/hotgen_entry.rs`). */
-  entryDir: string;
 }
 
 /** Layout of examples/server. */
-export const SERVER_LAYOUT: HotLayout = {
-  frozen: 'app_core',
-  libDirs: ['core', 'database', 'service', 'api', 'router'],
-  entryDir: 'router',
-};
+export const SERVER_LAYOUT: HotLayout = { entry: 'app_router', frozen: 'app_core' };
 
 /** Layout of examples/tokio-server. */
-export const TOKIO_LAYOUT: HotLayout = { frozen: 'tk_core', libDirs: ['core', 'api', 'router'], entryDir: 'router' };
+export const TOKIO_LAYOUT: HotLayout = { entry: 'tk_router', frozen: 'tk_core' };
 
-/**
- * The by-hand hot setup of a copy of an example at `dir` (what `hotgen init` automates):
- * `profile-rustflags` first in the root manifest, a `hot` profile, `-z nodelete` for the
- * frozen crate, `crate-type = ["rlib", "dylib"]` for every library, and the rendered
- * entry shim. Plain text edits, only for the known example layouts.
- * @throws Error when a library manifest has no `[lib] path` line to extend.
- */
-export async function applyHotSetup(dir: string, layout: HotLayout = SERVER_LAYOUT): Promise<void> {
-  const flags = (extra: string[]) => `[${[...HOT_RUSTFLAGS, ...extra].map((f) => JSON.stringify(f)).join(', ')}]`;
-  const root = path.join(dir, 'Cargo.toml');
-  await writeFile(
-    root,
-    `cargo-features = ["profile-rustflags"]\n\n${await readFile(root, 'utf8')}\n` +
-      `[profile.hot]\ninherits = "dev"\nrustflags = ${flags([])}\n\n` +
-      `[profile.hot.package.${layout.frozen}]\nrustflags = ${flags(['-C', 'link-arg=-Wl,-z,nodelete'])}\n`,
-  );
-  for (const crate of layout.libDirs) {
-    const manifest = path.join(dir, crate, 'Cargo.toml');
-    const text = await readFile(manifest, 'utf8');
-    const edited = text.replace('path = "src/lib.rs"\n', 'path = "src/lib.rs"\ncrate-type = ["rlib", "dylib"]\n');
-    if (edited === text) throw new Error(`${manifest}: no [lib] path line to extend`);
-    await writeFile(manifest, edited);
-  }
-  const template = await readFile(path.resolve(import.meta.dirname, '../../templates/hotgen_entry.rs.hbs'), 'utf8');
-  const libPath = `${layout.entryDir}/src/lib.rs`;
-  const shim = Handlebars.compile(template, { noEscape: true })({ libPath, profile: 'hot' });
-  await writeFile(path.join(dir, layout.entryDir, 'src', 'hotgen_entry.rs'), shim);
+/** A copy of an example set up for hot builds. */
+export interface HotExample {
+  root: string;
+  plan: HotPlan;
+  toolchain: Toolchain;
+  hot: HotBuild;
 }
 
 /**
- * `cargo +nightly build --locked --profile hot` in `ws`; returns the names of the dylib
- * targets cargo rebuilt (`compiler-artifact` with `fresh: false`), sorted.
+ * `hotgen init` on a copy of an example at `dir` (entry and frozen crate from `layout`,
+ * mold), then what `hotgen dev` does before its first build: the plan, the toolchain,
+ * the hot build's closure and wrapper.
+ * @throws UserError/CommandError from init, cargo or rustc.
  */
-export async function buildHot(ws: string): Promise<string[]> {
-  const r = await run('cargo', ['+nightly', 'build', '--locked', '--profile', 'hot', '--message-format=json-render-diagnostics'], {
-    cwd: ws,
-  });
-  const rebuilt: string[] = [];
-  for (const line of r.stdout.split('\n')) {
-    if (!line.startsWith('{')) continue;
-    const msg = JSON.parse(line);
-    if (msg.reason === 'compiler-artifact' && !msg.fresh && msg.target.crate_types.includes('dylib')) rebuilt.push(msg.target.name);
-  }
-  return rebuilt.sort();
+export async function applyHotSetup(dir: string, layout: HotLayout = SERVER_LAYOUT): Promise<HotExample> {
+  await initWorkspace(dir, { entry: layout.entry, frozen: [layout.frozen], linker: 'mold' });
+  const plan = await readPlan(dir);
+  const toolchain = await resolveToolchain(plan, dir);
+  const hot = await prepareHotBuild({ root: dir, plan, plus: toolchain.plus, env: toolchain.env });
+  return { root: dir, plan, toolchain, hot };
+}
+
+/** One hot build of an example. */
+export interface HotBuilt {
+  /** Workspace modules cargo rebuilt (`fresh: false`), sorted. */
+  rebuilt: string[];
+  /** Registry dylibs (role `registry`), bottom-up: a host maps them first, once. */
+  registry: HotModule[];
+  /** Every module, bottom-up. */
+  modules: HotModule[];
+  /** The `.so` the build wrote for workspace module `name`. @throws Error for an unknown name. */
+  lib(name: string): string;
+}
+
+/**
+ * The hot build `hotgen dev` runs, in `ex.root`.
+ * @throws Error with cargo's errors when the build fails.
+ */
+export async function buildHot(ex: HotExample): Promise<HotBuilt> {
+  let stderr = '';
+  const r = await runHotBuild({ root: ex.root, plan: ex.plan, hot: ex.hot, toolchain: ex.toolchain, onStderr: (c) => (stderr = (stderr + c).slice(-4000)) });
+  if (!r.success) throw new Error(`hot build of ${ex.root} failed:\n${r.errors || stderr}`);
+  const byName = new Map(r.modules.map((m) => [m.name, m]));
+  return {
+    rebuilt: [...r.rebuilt].filter((n) => byName.get(n)?.role !== 'registry').sort(),
+    registry: r.modules.filter((m) => m.role === 'registry'),
+    modules: r.modules,
+    lib(name: string): string {
+      const m = byName.get(name);
+      if (!m || m.role === 'registry') throw new Error(`no workspace module ${name} in the hot build (have ${[...byName.keys()].join(', ')})`);
+      return m.source;
+    },
+  };
 }
 
 /** Compiles mini-host.c to `out` with clang. */
 export async function buildMiniHost(out: string): Promise<string> {
   await run('clang', ['-O1', '-Wall', '-o', out, path.join(import.meta.dirname, 'mini-host.c'), '-ldl', '-lpthread']);
   return out;
-}
-
-/** The nightly's libstd directory: the host needs it on LD_LIBRARY_PATH from the start. */
-export async function nightlyLibdir(): Promise<string> {
-  return (await run('rustc', ['+nightly', '--print', 'target-libdir'])).stdout.trim();
 }
 
 /** A running mini-host (see mini-host.c for the commands). */

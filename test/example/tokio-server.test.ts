@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/tree.js';
 import { skipUnless, tools } from '../helpers/tools.js';
 import { TOKIO_EXAMPLE_DIR, buildStatic, copyExample, request, startServer } from './helpers.js';
-import { TOKIO_LAYOUT, applyHotSetup, buildHot, buildMiniHost, nightlyLibdir, startMiniHost } from './hot.js';
+import { TOKIO_LAYOUT, applyHotSetup, buildHot, buildMiniHost, startMiniHost } from './hot.js';
 
 /** Cargo.lock pins tokio 1.24.2, the version Debian bookworm packages. */
 const debianTokio = () =>
@@ -41,11 +41,21 @@ describe('example tokio server', () => {
     async () => {
       await using ws = await tempDir('tokio-hot');
       await copyExample(ws.path, TOKIO_EXAMPLE_DIR);
-      await applyHotSetup(ws.path, TOKIO_LAYOUT);
-      expect(await buildHot(ws.path)).toEqual([...TK_LIBS].sort());
+      const ex = await applyHotSetup(ws.path, TOKIO_LAYOUT);
+      let built = await buildHot(ex);
+      expect(built.rebuilt).toEqual([...TK_LIBS].sort());
+      // tokio and its dependencies are dylibs of their own, below the workspace crates.
+      const registry = built.registry.map((m) => m.name.replace(/-[0-9a-f]{16}$/, ''));
+      expect(registry).toEqual(expect.arrayContaining(['tokio', 'mio', 'libc']));
+      const at = (re: RegExp) => built.modules.findIndex((m) => re.test(m.name));
+      expect(at(/^tokio-[0-9a-f]{16}$/)).toBeGreaterThanOrEqual(0);
+      expect(at(/^tokio-[0-9a-f]{16}$/)).toBeLessThan(at(/^tk_core$/));
       const host = await buildMiniHost(path.join(ws.path, 'mini-host'));
-      await using h = await startMiniHost(host, { ...process.env, LD_LIBRARY_PATH: await nightlyLibdir() });
-      const lib = (n: string) => path.join(ws.path, 'target', 'hot', `lib${n}.so`);
+      await using h = await startMiniHost(host, { ...process.env, LD_LIBRARY_PATH: ex.toolchain.libstdDir });
+      const lib = (n: string) => built.lib(n);
+      // As the host does: registry dylibs first, once, global; they are never unloaded.
+      const registrySources = built.registry.map((m) => m.source);
+      for (const m of built.registry) expect(await h.command(`load ${m.source} global`)).toBe('ok');
       for (const n of TK_LIBS) expect(await h.command(`load ${lib(n)} ${n === 'tk_router' ? 'local' : 'global'}`)).toBe('ok');
       expect(await h.command('run 1')).toBe('ok');
       expect((await request(h.addr, 'GET', '/hello')).body).toBe('hello from tokio api v1\n');
@@ -54,7 +64,9 @@ describe('example tokio server', () => {
 
       const src = path.join(ws.path, 'api', 'src', 'lib.rs');
       await writeFile(src, (await readFile(src, 'utf8')).replace('tokio api v1', 'tokio api v2'));
-      expect(await buildHot(ws.path)).toEqual(['tk_api', 'tk_router']);
+      built = await buildHot(ex);
+      expect(built.rebuilt).toEqual(['tk_api', 'tk_router']);
+      expect(built.registry.map((m) => m.source)).toEqual(registrySources);
       // A request in flight when stop arrives is answered before hotgen_main returns.
       const slow = request(h.addr, 'GET', '/sleep');
       // Three requests so far; each /count poll adds one, the sleep one more once it is in flight.

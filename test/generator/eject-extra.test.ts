@@ -1,8 +1,9 @@
 /**
  * `hotgen eject` also removes what other commands left in the workspace: the linker
  * wrapper dir of `hotgen env`, the workflow of `hotgen ci` (unless edited), snapshots
- * and a dead control socket of past `hotgen dev` sessions, then `.hotgen/` itself; and it
- * refuses, changing nothing, while a dev session listens on the control socket.
+ * and a dead control socket of past `hotgen dev` sessions, then `hotgen/` and `.hotgen/`
+ * themselves once empty; it leaves build outputs (the hot build's `target/hotgen/`)
+ * alone; and it refuses, changing nothing, while a dev session listens on the control socket.
  */
 import { describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
@@ -16,6 +17,8 @@ import { devSessionRunning, ejectWorkspace } from '../../generator/eject.js';
 import { LINKER_WRAPPER } from '../../generator/env.js';
 import { initWorkspace, type Renderer } from '../../generator/init.js';
 import { linkerScript } from '../../generator/toolchain.js';
+import { STATE_FILE } from '../../generator/state.js';
+import { CARGO_CONFIG_FILE, TOOLCHAIN_FILE } from '../../common/layout.js';
 import { startControlServer, type ControlHandler } from '../../loader/control.js';
 import { SnapshotStore } from '../../loader/snapshot.js';
 import { missingTool, skipUnless, tools } from '../helpers/tools.js';
@@ -25,10 +28,15 @@ import { smallTree } from './fixtures/small.js';
 const stub: Renderer = (plan) => ({
   files: [
     { path: 'flake.nix', kind: 'flake', content: `# flake ${plan.toolchain}\n` },
+    { path: TOOLCHAIN_FILE, kind: 'toolchain', content: `[toolchain]\nchannel = "${plan.toolchain}"\n` },
+    { path: CARGO_CONFIG_FILE, kind: 'cargo-config', content: '[profile.hot]\ninherits = "dev"\n' },
     { path: 'crates/app/src/hotgen_entry.rs', kind: 'entry-shim', content: `// shim for ${plan.entry}\n` },
   ],
   notes: [],
 });
+
+/** A stand-in for a hot build's output: the hot target dir under target/ (a build output, like target/ itself). */
+const HOT_OUTPUT = 'target/hotgen/hot/deps/libapp-0123456789abcdef.so';
 
 /** Every path under `dir` with its kind and, for regular files, a hash: sockets included. */
 async function snapshotAll(dir: string): Promise<Record<string, string>> {
@@ -52,7 +60,8 @@ async function fullyUsed(root: string): Promise<Record<string, string>> {
   await atomicWrite(path.join(root, LINKER_WRAPPER), linkerScript('/usr/bin/clang', '/usr/bin/ld.mold'), 0o755);
   await writeWorkflow(root);
   await writeFile(path.join(root, 'libcore.so'), 'not really a dylib');
-  await new SnapshotStore(root).take([{ name: 'core', source: path.join(root, 'libcore.so') }]);
+  await new SnapshotStore(root).take([{ name: 'core', role: 'reloadable', source: path.join(root, 'libcore.so') }]);
+  await writeTree(root, { [HOT_OUTPUT]: 'not really a dylib either' });
   await rm(path.join(root, 'libcore.so'));
   expect(existsSync(path.join(root, '.hotgen', 'gen-1', 'libcore.so'))).toBe(true);
   return before;
@@ -64,14 +73,34 @@ const handler: ControlHandler = {
 };
 
 describe.skipIf(skipUnless(tools.cargo()))('eject removes what every hotgen command left', () => {
-  it('removes .hotgen/bin/, the unedited workflow, old snapshots and .hotgen/ itself: the tree is as before init', async () => {
+  it('removes .hotgen/bin/, the unedited workflow, old snapshots, hotgen/ and .hotgen/ itself: the tree is as before init', async () => {
     await using dir = await tempDir('eject-extra');
     const before = await fullyUsed(dir.path);
     const r = await ejectWorkspace(dir.path);
-    expect(r.removed).toEqual(expect.arrayContaining([WORKFLOW_FILE, '.hotgen/bin/', '.hotgen/', 'flake.nix']));
+    expect(r.removed).toEqual(expect.arrayContaining([WORKFLOW_FILE, '.hotgen/bin/', '.hotgen/', 'flake.nix', TOOLCHAIN_FILE, CARGO_CONFIG_FILE, 'hotgen.yaml']));
     expect(r.warnings).toEqual([]);
     expect(await hashTree(dir.path, ['target'])).toEqual(before);
-    for (const gone of ['.hotgen', '.github']) expect(existsSync(path.join(dir.path, gone)), gone).toBe(false);
+    for (const gone of ['.hotgen', '.github', 'hotgen']) expect(existsSync(path.join(dir.path, gone)), gone).toBe(false);
+    // The hot build's output is a build output: eject leaves it, as it leaves target/.
+    expect(await readFile(path.join(dir.path, HOT_OUTPUT), 'utf8')).toBe('not really a dylib either');
+  });
+
+  it('removes hotgen/ once empty even when init did not record creating it, and keeps it while it holds your file', async () => {
+    await using dir = await tempDir('eject-extra');
+    await fullyUsed(dir.path);
+    const stateFile = path.join(dir.path, STATE_FILE);
+    const state = JSON.parse(await readFile(stateFile, 'utf8')) as { dirs: string[] };
+    expect(state.dirs).toContain('hotgen');
+    await writeFile(stateFile, JSON.stringify({ ...state, dirs: state.dirs.filter((d) => d !== 'hotgen') }));
+    await ejectWorkspace(dir.path);
+    expect(existsSync(path.join(dir.path, 'hotgen'))).toBe(false);
+
+    await using other = await tempDir('eject-extra');
+    await fullyUsed(other.path);
+    await writeFile(path.join(other.path, 'hotgen', 'notes.md'), 'mine\n');
+    const r = await ejectWorkspace(other.path);
+    expect(r.warnings).toEqual([]);
+    expect(await readdir(path.join(other.path, 'hotgen'))).toEqual(['notes.md']);
   });
 
   it('keeps an edited workflow with a warning, and a workflow hotgen did not write without one', async () => {

@@ -1,7 +1,10 @@
 /**
- * `hotgen env`: the Nix shell's environment for rustup users. The end-to-end case runs
- * `eval "$(hotgen env)"` in sh, in a workspace whose path has a space, and builds the
- * hot profile with it (the built CLI from `npx tsc -p .` is required).
+ * `hotgen env`: the Nix shell's environment for rustup users: the pinned toolchain (from
+ * hotgen/rust-toolchain.toml), the linker, and LD_LIBRARY_PATH on libstd and the hot
+ * build's dylib dir (`<cargo target dir>/hotgen/<profile>/deps`, asked from cargo). The
+ * end-to-end case runs `eval "$(hotgen env)"` in sh, in a workspace whose path has a
+ * space, runs the hot build and checks that the loader finds every library (the built
+ * CLI from `npx tsc -p .` is required).
  */
 import { describe, it, expect } from 'vitest';
 import { existsSync, readdirSync, statSync } from 'node:fs';
@@ -9,11 +12,12 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run } from '../../common/exec.js';
-import { computeEnv, formatShell, LINKER_WRAPPER } from '../../generator/env.js';
+import { cargoTargetDir, computeEnv, formatShell, hotDepsDir, LINKER_WRAPPER } from '../../generator/env.js';
 import { hostTriple, linkerEnvVar, parsePin, profileDir, resolveRustupToolchain, rustcMatchesPin, rustOverlayAttr, targetLibdir } from '../../generator/toolchain.js';
 import { skipUnless, tools } from '../helpers/tools.js';
 import { tempDir, writeTree } from '../helpers/tree.js';
 import { fixturePlan, fixtureTree, type FixtureOptions } from '../nix/fixtures.js';
+import { hotBuild, needed } from './hot.js';
 
 const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dist/cli/hotgen.js');
 const LINKER_VAR = linkerEnvVar(hostTriple());
@@ -32,15 +36,16 @@ function sh(cwd: string, script: string, extra: NodeJS.ProcessEnv = {}) {
 }
 
 describe.skipIf(skipUnless(tools.nightly(), tools.mold(), tools.clang()))('hotgen env', () => {
-  it('computes the toolchain, libstd dir, profile dir and a clang+mold linker wrapper', async () => {
+  it('computes the toolchain, libstd dir, the hot deps dir and a clang+mold linker wrapper', async () => {
     await using tmp = await tempDir('env');
     const root = await workspace(tmp.path);
-    const env = await computeEnv(root, fixturePlan(), { targetDir: path.join(root, 'target') });
+    const env = await computeEnv(root, fixturePlan());
     const resolved = await resolveRustupToolchain('nightly-2026-05-19');
     expect(env.vars.RUSTUP_TOOLCHAIN).toBe(resolved.name);
     expect(env.ldLibraryPath[0]).toBe(await targetLibdir(resolved.name));
     expect(readdirSync(env.ldLibraryPath[0]!).some((f) => /^libstd-\w+\.so$/.test(f))).toBe(true);
-    expect(env.ldLibraryPath[1]).toBe(path.join(root, 'target', 'hot'));
+    expect(env.ldLibraryPath[1]).toBe(path.join(root, 'target', 'hotgen', 'hot', 'deps'));
+    expect(Object.keys(env.vars).sort()).toEqual([LINKER_VAR, 'RUSTUP_TOOLCHAIN']);
     const wrapper = path.join(root, LINKER_WRAPPER);
     expect(env.vars[LINKER_VAR]).toBe(wrapper);
     expect(statSync(wrapper).mode & 0o111).toBe(0o111);
@@ -48,12 +53,26 @@ describe.skipIf(skipUnless(tools.nightly(), tools.mold(), tools.clang()))('hotge
     expect(env.vars.RUSTC_BOOTSTRAP).toBeUndefined();
   });
 
-  it('stable sets RUSTC_BOOTSTRAP=1; linker default writes no wrapper and sets no linker variable', async () => {
+  it('the hot deps dir follows cargo\'s target directory (CARGO_TARGET_DIR, build.target-dir), and the profile', async () => {
+    await using tmp = await tempDir('env');
+    const root = await workspace(tmp.path);
+    expect(await cargoTargetDir(root)).toBe(path.join(root, 'target'));
+    expect(await cargoTargetDir(root, [], { ...process.env, CARGO_TARGET_DIR: 'elsewhere' })).toBe(path.join(root, 'elsewhere'));
+    await writeTree(root, { '.cargo/config.toml': '[build]\ntarget-dir = "out/cargo"\n' });
+    const env = await computeEnv(root, fixturePlan());
+    expect(env.ldLibraryPath[1]).toBe(path.join(root, 'out', 'cargo', 'hotgen', 'hot', 'deps'));
+    expect(hotDepsDir('/t', 'dev')).toBe('/t/hotgen/debug/deps');
+    // The override for callers that already know it.
+    expect((await computeEnv(root, fixturePlan(), { targetDir: '/somewhere' })).ldLibraryPath[1]).toBe('/somewhere/hotgen/hot/deps');
+  });
+
+  it('stable needs no RUSTC_BOOTSTRAP; linker default writes no wrapper and sets no linker variable', async () => {
     await using tmp = await tempDir('env');
     const root = await workspace(tmp.path, { channel: 'stable', toolchain: '1.95.0', linker: 'default' });
     const env = await computeEnv(root, fixturePlan({ channel: 'stable', toolchain: '1.95.0', linker: 'default' }));
-    expect(env.vars.RUSTC_BOOTSTRAP).toBe('1');
-    expect(env.vars[LINKER_VAR]).toBeUndefined();
+    expect(env.vars.RUSTC_BOOTSTRAP).toBeUndefined();
+    expect(Object.keys(env.vars)).toEqual(['RUSTUP_TOOLCHAIN']);
+    expect(env.vars.RUSTUP_TOOLCHAIN).toBe((await resolveRustupToolchain('1.95.0')).name);
     expect(existsSync(path.join(root, LINKER_WRAPPER))).toBe(false);
   });
 
@@ -67,7 +86,7 @@ describe.skipIf(skipUnless(tools.nightly(), tools.mold(), tools.clang()))('hotge
       ENV_FILE: envFile,
     });
     const [ld, linker] = r.stdout.split('\n');
-    expect(ld!.split(':').slice(1)).toEqual([path.join(root, 'target', 'hot'), '/keep/me']);
+    expect(ld!.split(':').slice(1)).toEqual([path.join(root, 'target', 'hotgen', 'hot', 'deps'), '/keep/me']);
     expect(linker).toBe(path.join(root, LINKER_WRAPPER));
   });
 
@@ -96,20 +115,27 @@ describe.skipIf(skipUnless(tools.nightly(), tools.mold(), tools.clang()))('hotge
   });
 
   it.skipIf(!existsSync(CLI) && skipUnless(`${CLI} missing (run npx tsc -p .)`))(
-    'eval "$(hotgen env)" lets cargo build the hot profile and the loader find every library',
+    'after eval "$(hotgen env)" the loader finds every library of the hot build, and the linker is clang+mold',
     async () => {
       await using tmp = await tempDir('env');
       const root = await workspace(tmp.path);
-      const r = await sh(root, 'eval "$($HOTGEN env)" && cargo build --profile hot --offline -q && ldd target/hot/libapp.so && cat "$' + LINKER_VAR + '"', {
-        LD_LIBRARY_PATH: '',
-      });
+      const built = await hotBuild(root);
+      const app = built.byName.get('app')!;
+      const base = built.byName.get('base')!;
+      expect(await needed(app.source)).toContain(path.basename(base.source));
+      const r = await sh(root, 'eval "$($HOTGEN env)" && ldd "$APP" && cat "$' + LINKER_VAR + '"', { LD_LIBRARY_PATH: '', APP: app.source });
       expect(r.code, r.stderr).toBe(0);
       expect(r.stdout).toMatch(/libstd-\w+\.so => \S+\/lib\/rustlib\/\S+\/lib\/libstd-/);
-      expect(r.stdout).toContain(`libbase.so => ${path.join(root, 'target', 'hot', 'libbase.so')}`);
+      expect(r.stdout).toContain(`${path.basename(base.source)} => ${base.source}`);
       expect(r.stdout).not.toContain('not found');
       expect(r.stdout).toMatch(/--ld-path=\S*ld\.mold/);
-      const comment = await run('readelf', ['-p', '.comment', path.join(root, 'target', 'hot', 'libapp.so')]);
-      expect(comment.stdout).toMatch(/mold/);
+      // Without it, the loader finds neither.
+      const bare = await sh(root, 'ldd "$APP"', { LD_LIBRARY_PATH: '', APP: app.source });
+      expect(bare.stdout).toMatch(/libstd-\w+\.so => not found/);
+      expect(bare.stdout).toContain(`${path.basename(base.source)} => not found`);
+      // cargo in that environment is the pinned toolchain, whatever the directory would pick.
+      const v = await sh(root, 'eval "$($HOTGEN env)" && cargo -V && rustc -V', { LD_LIBRARY_PATH: '' });
+      expect(v.stdout).toMatch(/^rustc 1\.\d+\.\d+-nightly .*2026-05-1[89]\)$/m);
     },
   );
 
@@ -125,7 +151,8 @@ describe.skipIf(skipUnless(tools.nightly(), tools.mold(), tools.clang()))('hotge
     expect(ev.root).toBe(root);
     const ld: string[] = ev.env.LD_LIBRARY_PATH.split(':');
     expect(ld[0]).toBe(await targetLibdir(ev.env.RUSTUP_TOOLCHAIN));
-    expect(ld.slice(1)).toEqual([path.join(root, 'target', 'hot'), '/keep/me']);
+    expect(ld.slice(1)).toEqual([path.join(root, 'target', 'hotgen', 'hot', 'deps'), '/keep/me']);
+    expect(Object.keys(ev.env)).not.toContain('RUSTC_BOOTSTRAP');
   });
 
   it.skipIf(!existsSync(CLI) && skipUnless(`${CLI} missing (run npx tsc -p .)`))('a pin that is not installed is a one-line error with the install command', async () => {
@@ -134,7 +161,7 @@ describe.skipIf(skipUnless(tools.nightly(), tools.mold(), tools.clang()))('hotge
     const r = await sh(root, '$HOTGEN env');
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toMatch(/^hotgen: hotgen\.yaml: the pinned toolchain nightly-2001-02-03 is not installed\n\s+Install it: rustup toolchain install nightly-2001-02-03/);
+    expect(r.stderr).toMatch(/^hotgen: hotgen\/rust-toolchain\.toml: the pinned toolchain nightly-2001-02-03 is not installed\n\s+Install it: rustup toolchain install nightly-2001-02-03/);
   });
 });
 

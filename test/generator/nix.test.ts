@@ -2,27 +2,40 @@
  * The generated Nix files against real Nix (Debian nix-bin 2.8), offline: stand-in
  * nixpkgs and rust-overlay inputs whose toolchain is this machine's rustup nightly
  * (or stable), a private store. Parse, `flake check --no-build`, the dev shell's
- * environment, a hot-profile build inside it, and the flake's check built for real.
+ * environment, the hot build inside it (`hotgen doctor --build`, hotgen's rustc wrapper),
+ * and the flake's check built for real. Then the same flakes evaluated against the real
+ * rust-overlay and nixpkgs lib (/work/shared/nix-standins), which cannot build but know
+ * the real attribute names, toolchain dates and `fromRustupToolchainFile`.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { existsSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { run } from '../../common/exec.js';
+import { TOOLCHAIN_FILE } from '../../common/layout.js';
 import { nixString } from '../../generator/render-impl.js';
 import { targetLibdir } from '../../generator/toolchain.js';
+import { readUnits, type UnitRecord } from '../../loader/units.js';
 import { missingTool, skipUnless, tools } from '../helpers/tools.js';
 import { tempDir, writeTree } from '../helpers/tree.js';
 import { NixEnv, nixMissing, nixSystem, pathRef, rustupSysroot } from '../nix/nixenv.js';
-import { fixtureTree, type FixtureOptions } from '../nix/fixtures.js';
+import { FIXTURE_APP_LIB, fixtureTree, type FixtureOptions } from '../nix/fixtures.js';
 import { initWorkspace } from '../../generator/init.js';
+import { needed, readelf } from './hot.js';
 
 const skip = skipUnless(nixMissing(), tools.nightly(), tools.mold(), tools.clang(), tools.readelf());
 const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dist/cli/hotgen.js');
 const SYSTEM = nixSystem();
 const TRIPLE = `${SYSTEM.split('-')[0]}-unknown-linux-gnu`;
 const LINKER_VAR = `CARGO_TARGET_${TRIPLE.toUpperCase().replace(/-/g, '_')}_LINKER`;
+/** The real rust-overlay and nixpkgs lib, offline (README.md there). */
+const REAL_STANDINS = process.env.HOTGEN_NIX_STANDINS ?? '/work/shared/nix-standins';
+
+/** The check ids `hotgen doctor` prints, in order. */
+const CHECK_IDS = ['platform', 'plan', 'toolchain', 'linker', 'ld-library-path', 'files', 'nix', 'hot-build'];
+
+type Check = { id: string; status: string; summary: string; details?: string };
 
 describe.skipIf(skip)('generated flake with offline Nix', () => {
   let nix: NixEnv;
@@ -54,6 +67,20 @@ describe.skipIf(skip)('generated flake with offline Nix', () => {
     return Object.fromEntries(r.stdout.split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
   }
 
+  /** `hotgen doctor [--build] --json` inside the dev shell of `root` (no rustup toolchain selected from outside). */
+  async function doctorInShell(root: string, build: boolean): Promise<{ code: number | null; checks: Check[]; stderr: string }> {
+    const env = { ...process.env, LD_LIBRARY_PATH: '', RUSTUP_TOOLCHAIN: '', HOTGEN_TOOLCHAIN: '' };
+    const r = await nix.develop(root, [process.execPath, CLI, 'doctor', ...(build ? ['--build'] : []), '--json'], { env, allowFailure: true });
+    const checks = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Check & { event: string }).filter((e) => e.event === 'check');
+    return { code: r.code, checks, stderr: r.stderr };
+  }
+
+  /** The hot build's unit records by crate name (written by hotgen's rustc wrapper). */
+  async function units(root: string): Promise<Map<string, UnitRecord>> {
+    const recs = await readUnits(path.join(root, 'target', 'hotgen', 'hot', 'hotgen-units'));
+    return new Map([...recs.values()].map((u) => [u.crate, u]));
+  }
+
   it('every rendered Nix file parses with nix-instantiate --parse', async () => {
     const variants: FixtureOptions[] = [
       {},
@@ -70,6 +97,20 @@ describe.skipIf(skip)('generated flake with offline Nix', () => {
     }
   });
 
+  it('the stand-in rust-overlay reads rustup toolchain files as the real one does', async () => {
+    const overlay = `(import ${nixString(path.join(nix.rustOverlay, 'flake.nix'))}).outputs { self = null; nixpkgs = null; }`;
+    const pkgs = `import ${nixString(nix.nixpkgs)} { system = ${nixString(SYSTEM)}; overlays = [ (${overlay}).overlays.default ]; }`;
+    const name = (text: string) =>
+      nix.nix(['eval', '--impure', '--raw', '--expr', `((${pkgs}).rust-bin.fromRustupToolchainFile (builtins.toFile "rust-toolchain.toml" ${nixString(text)})).name`], { allowFailure: true });
+    expect((await name('[toolchain]\nchannel = "nightly-2026-05-19"\ncomponents = ["rust-src"]\n')).stdout).toBe('rust-nightly-2026-05-19');
+    expect((await name('# a comment\n[toolchain]\nchannel = "1.95.0"\nprofile = "minimal"\n')).stdout).toBe('rust-stable-1.95.0');
+    expect((await name('[toolchain]\nchannel = "nightly"\n')).stdout).toBe('rust-nightly-2026-05-19');
+    expect((await name('nightly-2026-05-19\n')).stdout).toBe('rust-nightly-2026-05-19');
+    const missing = await name('[toolchain]\nchannel = "nightly-2001-01-01"\n');
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toMatch(/no nightly toolchain `2001-01-01`/);
+  });
+
   it('a workspace path with quotes, ${ and spaces still gives a valid flake and shell', async () => {
     const root = await workspace('we"ird ${x} \\ ws');
     expect(await readFile(path.join(root, 'flake.nix'), 'utf8')).toContain('description = "we\\"ird \\${x} \\\\ ws: ');
@@ -77,7 +118,7 @@ describe.skipIf(skip)('generated flake with offline Nix', () => {
     expect(JSON.parse(r.stdout).description).toBe('we"ird ${x} \\ ws: Rust dev shell with crate-level hot reloading (hotgen)');
     expect((await nix.flakeCheck(root)).code).toBe(0);
     const vars = await shellVars(root, 'echo "LD=$LD_LIBRARY_PATH"');
-    expect(vars.LD!.split(':')[1]).toBe(path.join(root, 'target', 'hot'));
+    expect(vars.LD!.split(':')[1]).toBe(path.join(root, 'target', 'hotgen', 'hot', 'deps'));
   });
 
   it('nixString survives a round trip through the Nix evaluator', async () => {
@@ -94,7 +135,7 @@ describe.skipIf(skip)('generated flake with offline Nix', () => {
     expect((await nix.flakeCheck(mod)).code).toBe(0);
   });
 
-  it('nix develop prepends libstd and the hot dir to LD_LIBRARY_PATH and sets the clang+mold linker', async () => {
+  it('nix develop: the toolchain from hotgen/rust-toolchain.toml, libstd and the hot deps dir on LD_LIBRARY_PATH, the clang+mold linker', async () => {
     const root = await workspace('develop');
     const vars = await shellVars(
       root,
@@ -107,13 +148,18 @@ describe.skipIf(skip)('generated flake with offline Nix', () => {
     const store = nix.storeDir;
     expect(entries[0]).toMatch(new RegExp(`^${store}/\\w+-rust-nightly-2026-05-19/lib/rustlib/${TRIPLE}/lib$`));
     expect(vars.LIBSTD).toMatch(/^libstd-\w+\.so$/);
-    expect(entries[1]).toBe(path.join(root, 'target', 'hot'));
+    expect(entries[1]).toBe(path.join(root, 'target', 'hotgen', 'hot', 'deps'));
     expect(entries.at(-1)).toBe('/keep/me');
     expect(vars.LINKER).toMatch(new RegExp(`^${store}/\\w+-hotgen-linker/bin/hotgen-linker$`));
     expect(vars.SCRIPT).toContain(`/bin/clang --ld-path=${store}/`);
     expect(vars.SCRIPT).toMatch(/-mold\/bin\/ld\.mold "\$@"/);
     expect(vars.BOOT).toBe('unset');
     expect(vars.CARGO).toBe(`${entries[0]!.split('/lib/rustlib/')[0]}/bin/cargo`);
+    // The pin moves with the file: another date is another toolchain (here one the stand-in lacks).
+    await writeFile(path.join(root, TOOLCHAIN_FILE), '[toolchain]\nchannel = "nightly-2026-05-20"\n');
+    const moved = await nix.develop(root, ['true'], { allowFailure: true });
+    expect(moved.code).not.toBe(0);
+    expect(moved.stderr).toMatch(/no nightly toolchain `2026-05-20`/);
   });
 
   it('nix print-dev-env (what direnv\'s `use flake` runs) gives the same LD_LIBRARY_PATH and linker', async () => {
@@ -124,50 +170,70 @@ describe.skipIf(skip)('generated flake with offline Nix', () => {
       env: { ...process.env, LD_LIBRARY_PATH: '/keep/me' },
     });
     const lines = Object.fromEntries(r.stdout.trim().split('\n').map((l) => l.split(/=(.*)/s).slice(0, 2) as [string, string]));
-    expect(lines.LD!.split(':')).toEqual([expect.stringMatching(new RegExp(`/lib/rustlib/${TRIPLE}/lib$`)), path.join(root, 'target', 'hot'), '/keep/me']);
+    expect(lines.LD!.split(':')).toEqual([expect.stringMatching(new RegExp(`/lib/rustlib/${TRIPLE}/lib$`)), path.join(root, 'target', 'hotgen', 'hot', 'deps'), '/keep/me']);
     expect(lines.LINKER).toMatch(/\/bin\/hotgen-linker$/);
   });
 
-  it.skipIf(!existsSync(CLI) && skipUnless(`${CLI} missing (run npx tsc -p .)`))('hotgen doctor passes every check inside nix develop', async () => {
-    const root = await workspace('doctor');
-    const env = { ...process.env, LD_LIBRARY_PATH: '', RUSTUP_TOOLCHAIN: '' };
-    const r = await nix.develop(root, [process.execPath, CLI, 'doctor', '--json'], { env, allowFailure: true });
-    const checks = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { id: string; status: string; summary: string });
-    expect(checks.map((c) => c.id)).toEqual(['platform', 'plan', 'toolchain', 'linker', 'ld-library-path', 'manifests', 'nix']);
-    for (const c of checks) expect(c.status, `${c.id}: ${c.summary}`).toBe('ok');
-    expect(r.code).toBe(0);
+  it.skipIf(!existsSync(CLI) && skipUnless(`${CLI} missing (run npx tsc -p .)`))(
+    'inside nix develop, `hotgen doctor --build` passes every check and the hot build gives dylibs linked by mold against the shell\'s libstd',
+    async () => {
+      const root = await workspace('doctor-build');
+      const plain = await doctorInShell(root, false);
+      expect(plain.checks.map((c) => c.id)).toEqual(CHECK_IDS);
+      for (const c of plain.checks.slice(0, -1)) expect(c.status, `${c.id}: ${c.summary}`).toBe('ok');
+      expect(plain.checks.at(-1)).toMatchObject({ id: 'hot-build', status: 'skip', summary: expect.stringContaining('hotgen doctor --build') });
+      expect(plain.code).toBe(0);
+      expect(plain.checks.find((c) => c.id === 'toolchain')!.summary).toMatch(/\(on PATH\) matches the pin nightly-2026-05-19$/);
+
+      const r = await doctorInShell(root, true);
+      expect(r.checks.map((c) => c.id)).toEqual(CHECK_IDS);
+      for (const c of r.checks) expect(c.status, `${c.id}: ${c.summary}\n${c.details ?? ''}\n${r.stderr.slice(-2000)}`).toBe('ok');
+      expect(r.checks.at(-1)!.summary).toMatch(/^built 2 workspace and 0 registry dylibs for `app`/);
+      expect(r.code).toBe(0);
+
+      const u = await units(root);
+      const app = u.get('app')!;
+      const base = u.get('base')!;
+      expect([app.role, base.role]).toEqual(['entry', 'reloadable']);
+      const deps = path.join(root, 'target', 'hotgen', 'hot', 'deps');
+      for (const rec of [app, base]) {
+        expect(path.dirname(rec.so)).toBe(deps);
+        expect(await needed(rec.so), rec.crate).toEqual(expect.arrayContaining([expect.stringMatching(/^libstd-\w+\.so$/)]));
+        expect(await readelf('-p', '.comment', rec.so), rec.crate).toMatch(/mold/);
+      }
+      expect(await needed(app.so)).toContain(path.basename(base.so));
+      const syms = (await run('nm', ['-D', '--defined-only', app.so])).stdout;
+      expect(syms).toMatch(/ T hotgen_main$/m);
+      expect(syms).toMatch(/ T hotgen_abi_version$/m);
+      // Inside the shell the dynamic loader finds libstd and base's dylib through LD_LIBRARY_PATH alone.
+      const ldd = (await nix.develop(root, ['sh', '-c', 'ldd "$1"; echo "REAL=$(readlink -f "${LD_LIBRARY_PATH%%:*}")"', 'sh', app.so])).stdout;
+      expect(ldd).toMatch(new RegExp(`libstd-\\w+\\.so => \\S+/lib/rustlib/${TRIPLE}/lib/libstd-`));
+      expect(ldd).toContain(`${path.basename(base.so)} => ${base.so}`);
+      expect(ldd).not.toMatch(/not found/);
+      expect(ldd).toContain(`REAL=${nightlyLibdir}\n`);
+    },
+  );
+
+  it.skipIf(!existsSync(CLI) && skipUnless(`${CLI} missing (run npx tsc -p .)`))('a failing hot build fails `hotgen doctor --build` (exit 1) with the compiler\'s error', async () => {
+    const root = await workspace('doctor-build-fails');
+    await writeFile(path.join(root, 'base', 'src', 'lib.rs'), 'pub fn name() -> &\'static str { 42 }\n');
+    const r = await doctorInShell(root, true);
+    expect(r.code).toBe(1);
+    const hot = r.checks.find((c) => c.id === 'hot-build')!;
+    expect(hot.status).toBe('fail');
+    expect(hot.summary).toMatch(/^the hot build of `app` failed: error\[E0308\]: mismatched types/);
+    expect(hot.details).toMatch(/base\/src\/lib\.rs/);
+    expect(r.checks.filter((c) => c.status === 'fail').map((c) => c.id)).toEqual(['hot-build']);
   });
 
   it('the module variant gives the same shell through the user flake', async () => {
     const root = await workspace('develop-module', { flakeExists: true, linker: 'lld' });
-    const vars = await shellVars(root, `echo "LD=$LD_LIBRARY_PATH"; echo "SCRIPT=$(tr '\\n' ' ' < "$${LINKER_VAR}")"`);
+    const vars = await shellVars(root, `echo "LD=$LD_LIBRARY_PATH"; echo "SCRIPT=$(tr '\\n' ' ' < "$${LINKER_VAR}")"; echo "V=$(rustc -V)"`);
     expect(vars.LD!.split(':')[0]).toMatch(new RegExp(`/lib/rustlib/${TRIPLE}/lib$`));
-    expect(vars.LD!.split(':')[1]).toBe(path.join(root, 'target', 'hot'));
+    expect(vars.LD!.split(':')[1]).toBe(path.join(root, 'target', 'hotgen', 'hot', 'deps'));
     expect(vars.SCRIPT).toContain(`--ld-path=${nix.storeDir}/`);
     expect(vars.SCRIPT).toMatch(/-lld\/bin\/ld\.lld "\$@"/);
-  });
-
-  it('nix develop --command cargo build --profile hot builds dylibs linked by mold against the shared libstd', async () => {
-    const root = await workspace('build');
-    await nix.develop(root, ['cargo', 'build', '--profile', 'hot', '--offline']);
-    const out = path.join(root, 'target', 'hot');
-    const libs = (await readdir(out)).filter((f) => f.endsWith('.so')).sort();
-    expect(libs).toEqual(['libapp.so', 'libbase.so']);
-    for (const lib of libs) {
-      const dyn = (await run('readelf', ['-d', path.join(out, lib)])).stdout;
-      expect(dyn, lib).toMatch(/NEEDED.*\[libstd-\w+\.so\]/);
-      expect((await run('readelf', ['-p', '.comment', path.join(out, lib)])).stdout, lib).toMatch(/mold/);
-    }
-    expect((await run('readelf', ['-d', path.join(out, 'libapp.so')])).stdout).toMatch(/NEEDED.*\[libbase\.so\]/);
-    const syms = (await run('nm', ['-D', '--defined-only', path.join(out, 'libapp.so')])).stdout;
-    expect(syms).toMatch(/ T hotgen_main$/m);
-    expect(syms).toMatch(/ T hotgen_abi_version$/m);
-    // Inside the shell the dynamic loader finds libstd and libbase through LD_LIBRARY_PATH alone.
-    const ldd = (await nix.develop(root, ['sh', '-c', 'ldd "$1"; echo "REAL=$(readlink -f "${LD_LIBRARY_PATH%%:*}")"', 'sh', path.join(out, 'libapp.so')])).stdout;
-    expect(ldd).toMatch(new RegExp(`libstd-\\w+\\.so => \\S+/lib/rustlib/${TRIPLE}/lib/libstd-`));
-    expect(ldd).toContain(`libbase.so => ${path.join(out, 'libbase.so')}`);
-    expect(ldd).not.toMatch(/not found/);
-    expect(ldd).toContain(`REAL=${nightlyLibdir}\n`);
+    expect(vars.V).toMatch(/-nightly /);
   });
 
   it('the flake check builds the hot profile in a Nix build', async () => {
@@ -180,7 +246,7 @@ describe.skipIf(skip)('generated flake with offline Nix', () => {
     expect(bad).toBeInstanceOf(Error);
   });
 
-  it('after a real `hotgen init`, the flake checks and its shell builds the hot profile', async () => {
+  it.skipIf(!existsSync(CLI) && skipUnless(`${CLI} missing (run npx tsc -p .)`))('after a real `hotgen init`, the flake checks and its shell runs the hot build', async () => {
     const root = path.join(tmp.path, 'from-init');
     const lib = fixtureTree(root).tree;
     await writeTree(root, {
@@ -188,7 +254,7 @@ describe.skipIf(skip)('generated flake with offline Nix', () => {
       'base/Cargo.toml': '[package]\nname = "base"\nversion = "0.1.0"\nedition = "2021"\n',
       'base/src/lib.rs': lib['base/src/lib.rs']!,
       'app/Cargo.toml': '[package]\nname = "app"\nversion = "0.1.0"\nedition = "2021"\n\n[dependencies]\nbase = { path = "../base" }\n',
-      'app/src/lib.rs': lib['app/src/lib.rs']!,
+      'app/src/lib.rs': FIXTURE_APP_LIB,
       'server/Cargo.toml': '[package]\nname = "server"\nversion = "0.1.0"\nedition = "2021"\n\n[dependencies]\napp = { path = "../app" }\n',
       'server/src/main.rs': 'fn main() {\n    println!("{}", app::greeting());\n}\n',
     });
@@ -196,23 +262,28 @@ describe.skipIf(skip)('generated flake with offline Nix', () => {
     expect(result.plan.entry).toBe('app');
     expect((await nix.flakeCheck(root)).code).toBe(0);
     const vars = await shellVars(root, 'echo "LD=$LD_LIBRARY_PATH"');
-    expect(vars.LD!.split(':').slice(0, 2)).toEqual([expect.stringMatching(new RegExp(`/lib/rustlib/${TRIPLE}/lib$`)), path.join(root, 'target', 'hot')]);
-    await nix.develop(root, ['cargo', 'build', '--profile', 'hot', '--offline']);
-    const libs = (await readdir(path.join(root, 'target', 'hot'))).filter((f) => f.endsWith('.so')).sort();
-    expect(libs).toEqual(['libapp.so', 'libbase.so']);
-    const syms = (await run('nm', ['-D', '--defined-only', path.join(root, 'target', 'hot', 'libapp.so')])).stdout;
+    expect(vars.LD!.split(':').slice(0, 2)).toEqual([expect.stringMatching(new RegExp(`/lib/rustlib/${TRIPLE}/lib$`)), path.join(root, 'target', 'hotgen', 'hot', 'deps')]);
+    const r = await doctorInShell(root, true);
+    for (const c of r.checks) expect(c.status, `${c.id}: ${c.summary}\n${c.details ?? ''}`).toBe('ok');
+    const syms = (await run('nm', ['-D', '--defined-only', (await units(root)).get('app')!.so])).stdout;
     expect(syms).toMatch(/ T hotgen_main$/m);
+    // The workspace's binary still builds as before inside the shell, statically.
+    await nix.develop(root, ['cargo', 'build', '--offline', '-p', 'server']);
+    expect(await needed(path.join(root, 'target', 'debug', 'server'))).not.toEqual(expect.arrayContaining([expect.stringMatching(/^libstd-/)]));
   });
 
-  it.skipIf(skipUnless(missingTool('rustc', ['+stable', '-V'])))('channel stable: RUSTC_BOOTSTRAP=1 lets stable cargo build the hot profile', async () => {
-    const root = await workspace('stable', { channel: 'stable', toolchain: '1.95.0' });
-    const vars = await shellVars(root, 'echo "BOOT=$RUSTC_BOOTSTRAP"; echo "V=$(rustc -V)"');
-    expect(vars.BOOT).toBe('1');
-    expect(vars.V).toMatch(/^rustc 1\.95\.0 /);
-    await nix.develop(root, ['cargo', 'build', '--profile', 'hot', '--offline']);
-    const libs = (await readdir(path.join(root, 'target', 'hot'))).filter((f) => f.endsWith('.so')).sort();
-    expect(libs).toEqual(['libapp.so', 'libbase.so']);
-  });
+  it.skipIf(skipUnless(missingTool('rustc', ['+stable', '-V'])) || (!existsSync(CLI) && skipUnless(`${CLI} missing (run npx tsc -p .)`)))(
+    'channel stable: the shell has stable 1.95.0 and no RUSTC_BOOTSTRAP, and the hot build works in it',
+    async () => {
+      const root = await workspace('stable', { channel: 'stable', toolchain: '1.95.0' });
+      const vars = await shellVars(root, 'echo "BOOT=${RUSTC_BOOTSTRAP-unset}"; echo "V=$(rustc -V)"');
+      expect(vars.BOOT).toBe('unset');
+      expect(vars.V).toMatch(/^rustc 1\.95\.0 /);
+      const r = await doctorInShell(root, true);
+      for (const c of r.checks) expect(c.status, `${c.id}: ${c.summary}\n${c.details ?? ''}`).toBe('ok');
+      expect([...(await units(root)).keys()].sort()).toEqual(['app', 'base']);
+    },
+  );
 
   it('the stand-in nixpkgs takes extra host packages (for flakes other than the generated one)', async () => {
     await using extra = await NixEnv.create({ toolchains: {}, extraPackages: { nodejs: { node: process.execPath } } });
@@ -231,3 +302,61 @@ describe.skipIf(skip)('generated flake with offline Nix', () => {
     expect(answer).toBe('42');
   });
 });
+
+describe.skipIf(skipUnless(nixMissing(), existsSync(path.join(REAL_STANDINS, 'stub-rust-overlay', 'flake.nix')) ? undefined : `no ${REAL_STANDINS} (the real rust-overlay, offline)`))(
+  'generated flakes against the real rust-overlay and nixpkgs lib',
+  () => {
+    let nix: NixEnv;
+    let tmp: { path: string } & AsyncDisposable;
+    const real = ['--override-input', 'nixpkgs', `path:${REAL_STANDINS}/stub-nixpkgs`, '--override-input', 'rust-overlay', `path:${REAL_STANDINS}/stub-rust-overlay`];
+
+    beforeAll(async () => {
+      nix = await NixEnv.create({ toolchains: {} });
+      tmp = await tempDir('nix-real');
+    });
+    afterAll(async () => {
+      await nix?.[Symbol.asyncDispose]();
+      await tmp?.[Symbol.asyncDispose]();
+    });
+
+    /** `nix ...args <flake ref> <real overrides>` for the workspace `root`, failures returned. */
+    const nixReal = (root: string, args: string[], attr = '') =>
+      nix.nix([...args, pathRef(root) + attr, ...real, '--no-write-lock-file'], { cwd: root, allowFailure: true });
+
+    it('flake.nix and nix/hotgen.nix evaluate: check --no-build, the shell and the check instantiate, the toolchain is the pinned one with its components', async () => {
+      const cases: [string, FixtureOptions, RegExp][] = [
+        ['nightly-mold', {}, /^rust-default-1\.\d+\.\d+-nightly-2026-05-19$/],
+        ['stable-lld', { channel: 'stable', toolchain: '1.95.0', linker: 'lld' }, /^rust-default-1\.95\.0$/],
+        ['module-default', { flakeExists: true, linker: 'default', profile: 'dev' }, /^rust-default-1\.\d+\.\d+-nightly-2026-05-19$/],
+      ];
+      for (const [name, o, toolchainName] of cases) {
+        const root = path.join(tmp.path, name);
+        await writeTree(root, fixtureTree(root, o).tree);
+        const check = await nixReal(root, ['flake', 'check', '--no-build']);
+        expect(check.code, `${name}: ${check.stderr}`).toBe(0);
+        for (const attr of [`#devShells.${SYSTEM}.default.drvPath`, `#checks.${SYSTEM}.hotgen-build.drvPath`]) {
+          const drv = await nixReal(root, ['eval', '--raw'], attr);
+          expect(drv.code, `${name} ${attr}: ${drv.stderr}`).toBe(0);
+          expect(drv.stdout).toMatch(/\.drv$/);
+        }
+        // The toolchain the real rust-overlay picks from hotgen/rust-toolchain.toml (with its
+        // components as extensions), through the generated Nix file itself.
+        const pkgs = `import ${nixString(`${REAL_STANDINS}/stub-nixpkgs`)} { system = ${nixString(SYSTEM)}; overlays = [ (import ${nixString(`${REAL_STANDINS}/stub-rust-overlay`)}) ]; }`;
+        const shell = o.flakeExists
+          ? `(import ${nixString(path.join(root, 'nix', 'hotgen.nix'))} { pkgs = ${pkgs}; src = ${nixString(root)}; }).toolchain`
+          : `(${pkgs}).rust-bin.fromRustupToolchainFile ${nixString(path.join(root, TOOLCHAIN_FILE))}`;
+        const tc = await nix.nix(['eval', '--impure', '--raw', '--expr', `(${shell}).name`], { allowFailure: true });
+        expect(tc.code, `${name}: ${tc.stderr}`).toBe(0);
+        expect(tc.stdout, name).toMatch(toolchainName);
+      }
+    });
+
+    it('a pin the real rust-overlay does not know stops evaluation naming it', async () => {
+      const root = path.join(tmp.path, 'unknown-pin');
+      await writeTree(root, fixtureTree(root, { toolchain: 'nightly-2001-01-01' }).tree);
+      const check = await nixReal(root, ['flake', 'check', '--no-build']);
+      expect(check.code).not.toBe(0);
+      expect(check.stderr).toMatch(/2001-01-01/);
+    });
+  },
+);

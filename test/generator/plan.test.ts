@@ -1,11 +1,12 @@
 /** Roles, entry selection, settings precedence and hotgen.yaml round trips (no cargo needed). */
 import { describe, expect, it } from 'vitest';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { UserError } from '../../common/errors.js';
 import type { CrateNode, WorkspaceGraph } from '../../common/types.js';
 import { autoEntry, buildPlan, DEFAULT_NIGHTLY, readPlan, resolveSettings, type PlanSettings } from '../../generator/plan.js';
-import { readSettings, renderPlanYaml } from '../../generator/plan-file.js';
+import { readPin, readSettings, renderPlanYaml } from '../../generator/plan-file.js';
+import { TOOLCHAIN_FILE } from '../../common/layout.js';
 import { topoOrder } from '../../generator/workspace.js';
 import { tempDir } from '../helpers/tree.js';
 
@@ -128,10 +129,36 @@ describe('hotgen.yaml', () => {
     const second = renderPlanYaml(edited, plan2, s2);
     expect(second).toContain('# my note: core owns the runtime\nfrozen: [ core ] # keep');
     expect(second).toContain('  - name: core\n    role: frozen\n');
+    expect(second).not.toMatch(/^toolchain:/m);
     await using dir = await tempDir('plan');
     await writeFile(path.join(dir.path, 'hotgen.yaml'), second);
+    await expect(readPlan(dir.path)).rejects.toThrow(/^no toolchain pin in hotgen\/rust-toolchain\.toml/);
+    // The pin lives in hotgen/rust-toolchain.toml (rustup's format), not in hotgen.yaml.
+    await mkdir(path.join(dir.path, 'hotgen'));
+    await writeFile(path.join(dir.path, TOOLCHAIN_FILE), `# pin\n[toolchain]\nchannel = "${plan2.toolchain}"\ncomponents = ["rust-src"]\n`);
+    expect(await readPin(dir.path)).toBe(plan2.toolchain);
     const read = await readPlan(dir.path);
     expect(read).toEqual(plan2);
+  });
+
+  it('an older plan\'s `toolchain:` key is read when there is no pin file, and dropped (comments kept) on the next render', async () => {
+    const g = conduwuit();
+    const s = settings();
+    const { plan } = buildPlan(g, s);
+    const old = renderPlanYaml(undefined, plan, s).replace('profile: hot', '# pinned by date\ntoolchain: nightly-2026-01-01\nprofile: hot');
+    await using dir = await tempDir('plan');
+    await writeFile(path.join(dir.path, 'hotgen.yaml'), old);
+    expect((await readPlan(dir.path)).toolchain).toBe('nightly-2026-01-01');
+    const settingsFromFile = readSettings(old, 'hotgen.yaml');
+    expect(settingsFromFile.toolchain).toBe('nightly-2026-01-01');
+    const next = renderPlanYaml(old, plan, s);
+    expect(next).not.toMatch(/^toolchain:/m);
+    expect(next).toContain('# Linker of the hot profile: mold, lld, gold or default.\nlinker: mold\n');
+    expect(renderPlanYaml(next, plan, s)).toBe(next);
+    // Once the pin file exists it wins over a stale key.
+    await mkdir(path.join(dir.path, 'hotgen'));
+    await writeFile(path.join(dir.path, TOOLCHAIN_FILE), '[toolchain]\nchannel = "nightly-2026-05-19"\n');
+    expect((await readPlan(dir.path)).toolchain).toBe('nightly-2026-05-19');
   });
 
   it('readPlan: missing or invalid file is a user error naming it', async () => {

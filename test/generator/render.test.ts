@@ -1,6 +1,7 @@
 /**
- * renderFiles: which files for which plan, their contents' key lines, the escaping
- * helpers, and bad input. Nix evaluation of the same output is in nix.test.ts.
+ * renderFiles: which files for which plan (only files hotgen owns, none of the
+ * workspace's), their contents' key lines, the escaping helpers, and bad input. Nix
+ * evaluation of the same output is in nix.test.ts.
  */
 import { describe, it, expect } from 'vitest';
 import { execFileSync } from 'node:child_process';
@@ -8,7 +9,9 @@ import path from 'node:path';
 import { parseToml } from '../../common/deps.js';
 import { UserError } from '../../common/errors.js';
 import { renderFiles } from '../../generator/render.js';
-import { nixIndented, nixString, shellWord, templatesDir, tomlString } from '../../generator/render-impl.js';
+import { entrySnippet, nixIndented, nixString, shellWord, templatesDir, tomlString } from '../../generator/render-impl.js';
+import { pinnedToolchain } from '../../generator/init-policy.js';
+import { CARGO_CONFIG_FILE, TOOLCHAIN_FILE } from '../../common/layout.js';
 import { fixtureGraph, fixturePlan } from '../nix/fixtures.js';
 
 const ROOT = '/work/ws with space';
@@ -19,72 +22,87 @@ function render(o: Parameters<typeof fixturePlan>[0] = {}, flakeExists = false) 
 const file = (r: ReturnType<typeof render>, p: string) => r.files.find((f) => f.path === p)?.content ?? '';
 
 describe('renderFiles', () => {
-  it('renders flake.nix, rust-toolchain.toml, .envrc and the entry shim beside lib.rs', () => {
+  it('renders only new files: flake.nix, hotgen/rust-toolchain.toml, hotgen/cargo-config.toml, .envrc and the entry shim beside lib.rs', () => {
     const r = render();
     expect(r.files.map((f) => [f.path, f.kind])).toEqual([
       ['flake.nix', 'flake'],
-      ['rust-toolchain.toml', 'toolchain'],
+      [TOOLCHAIN_FILE, 'toolchain'],
+      [CARGO_CONFIG_FILE, 'cargo-config'],
       ['.envrc', 'envrc'],
       ['app/src/hotgen_entry.rs', 'entry-shim'],
     ]);
+    expect(TOOLCHAIN_FILE).toBe('hotgen/rust-toolchain.toml');
+    expect(CARGO_CONFIG_FILE).toBe('hotgen/cargo-config.toml');
+    // Nothing a workspace already has: no manifest, no root rust-toolchain.toml.
+    expect(r.files.some((f) => /(^|\/)(Cargo\.toml|rust-toolchain(\.toml)?)$/.test(f.path) && !f.path.startsWith('hotgen/'))).toBe(false);
   });
 
-  it('flake.nix: pinned nightly with rust-src and rust-analyzer, follows, both systems, clang+mold, shellHook prepend, checks', () => {
+  it('flake.nix: toolchain from hotgen/rust-toolchain.toml, follows, both systems, clang+mold, shellHook prepend, checks', () => {
     const flake = file(render(), 'flake.nix');
     expect(flake).toContain('inputs.nixpkgs.follows = "nixpkgs";');
     expect(flake).toContain('url = "github:oxalica/rust-overlay";');
     expect(flake).toContain('systems = [ "x86_64-linux" "aarch64-linux" ];');
-    expect(flake).toMatch(/toolchain = pkgs\.rust-bin\.nightly\."2026-05-19"\.default\.override \{\s+extensions = \[ "rust-src" "rust-analyzer" \];/);
+    expect(flake).toContain('toolchain = pkgs.rust-bin.fromRustupToolchainFile ./hotgen/rust-toolchain.toml;');
+    expect(flake).not.toContain('rust-bin.nightly');
     expect(flake).toContain('ld = pkgs.mold;');
     expect(flake).toContain('exec ${pkgs.clang}/bin/clang --ld-path=${ld}/bin/ld.mold "$@"');
     expect(flake).toContain('${linkerVar} = "${linker}/bin/hotgen-linker";');
     expect(flake).toContain(
-      'export LD_LIBRARY_PATH="${libstdDir}:\'\'${CARGO_TARGET_DIR:-$PWD/target}/hot\'\'${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"',
+      'export LD_LIBRARY_PATH="${libstdDir}:\'\'${CARGO_TARGET_DIR:-$PWD/target}/hotgen/hot/deps\'\'${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"',
     );
     expect(flake).toContain('libstdDir = "${toolchain}/lib/rustlib/${target}/lib";');
     expect(flake).toContain('target = pkgs.stdenv.hostPlatform.rust.rustcTarget;');
-    expect(flake).toContain('cargo build --profile hot --offline');
+    expect(flake).toContain('cargo build --config hotgen/cargo-config.toml --profile hot --offline');
     expect(flake).toContain('checks = builtins.mapAttrs (_: hotgen: { hotgen-build = hotgen.check; }) perSystem;');
     expect(flake).not.toContain('RUSTC_BOOTSTRAP');
     expect(flake).not.toMatch(/\{\{|\}\}\s*$/m);
   });
 
-  it('channel stable pins the version and sets RUSTC_BOOTSTRAP=1; lld uses ld.lld', () => {
+  it('channel stable pins the version in hotgen/rust-toolchain.toml and needs no RUSTC_BOOTSTRAP; lld uses ld.lld', () => {
     const r = render({ channel: 'stable', toolchain: '1.95.0', linker: 'lld' });
     const flake = file(r, 'flake.nix');
-    expect(flake).toContain('pkgs.rust-bin.stable."1.95.0".default.override');
-    expect(flake).toContain('RUSTC_BOOTSTRAP = "1";');
+    expect(flake).toContain('pkgs.rust-bin.fromRustupToolchainFile ./hotgen/rust-toolchain.toml');
+    expect(flake).not.toContain('RUSTC_BOOTSTRAP');
     expect(flake).toContain('ld = pkgs.lld;');
     expect(flake).toContain('--ld-path=${ld}/bin/ld.lld');
     expect(flake).toContain('packages = [ toolchain pkgs.clang pkgs.lld ];');
-    expect((parseToml(file(r, 'rust-toolchain.toml')) as { toolchain: { channel: string } }).toolchain.channel).toBe('1.95.0');
+    expect((parseToml(file(r, TOOLCHAIN_FILE)) as { toolchain: { channel: string } }).toolchain.channel).toBe('1.95.0');
   });
 
-  it('linker default sets no linker variable; profile dev uses target/debug', () => {
-    const flake = file(render({ linker: 'default', profile: 'dev' }), 'flake.nix');
+  it('linker default sets no linker variable; profile dev uses target/hotgen/debug and no profile table', () => {
+    const r = render({ linker: 'default', profile: 'dev' });
+    const flake = file(r, 'flake.nix');
     expect(flake).not.toContain('linkerVar');
     expect(flake).not.toContain('clang');
     expect(flake).toContain('packages = [ toolchain ];');
-    expect(flake).toContain('/target}/debug\'\'${LD_LIBRARY_PATH');
-    expect(flake).toContain('cargo build --profile dev --offline');
+    expect(flake).toContain('/target}/hotgen/debug/deps\'\'${LD_LIBRARY_PATH');
+    expect(flake).toContain('cargo build --config hotgen/cargo-config.toml --profile dev --offline');
+    expect(parseToml(file(r, CARGO_CONFIG_FILE))).toEqual({});
   });
 
-  it('rust-toolchain.toml pins the same toolchain with rust-src and rust-analyzer', () => {
-    const t = parseToml(file(render(), 'rust-toolchain.toml')) as { toolchain: { channel: string; components: string[] } };
+  it('hotgen/rust-toolchain.toml pins the toolchain with rust-src and rust-analyzer', () => {
+    const t = parseToml(file(render(), TOOLCHAIN_FILE)) as { toolchain: { channel: string; components: string[] } };
     expect(t.toolchain).toEqual({ channel: 'nightly-2026-05-19', components: ['rust-src', 'rust-analyzer'] });
+    expect(pinnedToolchain(file(render(), TOOLCHAIN_FILE))).toBe('nightly-2026-05-19');
+  });
+
+  it('hotgen/cargo-config.toml holds the hot profile, inheriting dev, with no rustflags (the wrapper adds them)', () => {
+    expect(parseToml(file(render(), CARGO_CONFIG_FILE))).toEqual({ profile: { hot: { inherits: 'dev' } } });
+    expect(parseToml(file(render({ profile: 'hotter' }), CARGO_CONFIG_FILE))).toEqual({ profile: { hotter: { inherits: 'dev' } } });
   });
 
   it('.envrc uses the flake', () => {
     expect(file(render(), '.envrc').split('\n').filter((l) => l && !l.startsWith('#'))).toEqual(['use flake']);
   });
 
-  it('an existing flake gets nix/hotgen.nix and notes with the exact lines to add', () => {
+  it('an existing flake gets nix/hotgen.nix (reading ../hotgen/rust-toolchain.toml) and notes with the exact lines to add', () => {
     const r = render({}, true);
-    expect(r.files.map((f) => f.path)).toEqual(['nix/hotgen.nix', 'rust-toolchain.toml', '.envrc', 'app/src/hotgen_entry.rs']);
+    expect(r.files.map((f) => f.path)).toEqual(['nix/hotgen.nix', TOOLCHAIN_FILE, CARGO_CONFIG_FILE, '.envrc', 'app/src/hotgen_entry.rs']);
     expect(r.files[0]!.kind).toBe('flake-module');
     const mod = r.files[0]!.content;
     expect(mod).toMatch(/^\{ pkgs, src \}:$/m);
     expect(mod).toMatch(/^  devShell = pkgs\.mkShell/m);
+    expect(mod).toContain('toolchain = pkgs.rust-bin.fromRustupToolchainFile ../hotgen/rust-toolchain.toml;');
     const note = r.notes.join('\n');
     expect(note).toContain('hotgen = import ./nix/hotgen.nix { inherit pkgs; src = self; };');
     expect(note).toContain('devShells.${system}.default = hotgen.devShell;');
@@ -92,15 +110,17 @@ describe('renderFiles', () => {
     expect(note).toContain('inputs.nixpkgs.follows = "nixpkgs"');
   });
 
-  it('the entry shim names lib.rs and the profile; the note gives the function to write', () => {
+  it('the entry shim names lib.rs and carries the snippet; the note gives the same snippet', () => {
     const r = render({ profile: 'hotter' });
     const shim = file(r, 'app/src/hotgen_entry.rs');
-    expect(shim).toContain('//! The one function you write, in `app/src/lib.rs`:');
-    expect(shim).toContain('is set only by the `hotter` profile');
+    expect(shim).toContain('//! What you add to `app/src/lib.rs` (the one function you write is `hotgen_run`):');
+    for (const line of entrySnippet()) expect(shim).toContain(`//! ${line}`.trimEnd() + '\n');
     expect(shim).toContain('pub unsafe extern "C" fn hotgen_main(ctx: *const RawContext) -> i32');
+    expect(shim).toContain('super::hotgen_run(&ctx)');
     const note = r.notes.find((n) => n.includes('hotgen_run'))!;
     expect(note).toContain('Entry crate `app`: add to app/src/lib.rs:');
-    expect(note).toContain('  #[cfg(hotgen)]\n  #[rustfmt::skip] // the file exists only after `hotgen init`\n  mod hotgen_entry;');
+    expect(note).toContain(entrySnippet().map((l) => `  ${l}`.trimEnd()).join('\n'));
+    expect(note).toContain('  #[path = "."]\n  mod hot {\n');
     expect(note).toContain('fn hotgen_run(ctx: &hotgen_entry::Context) -> i32 {');
   });
 
@@ -109,7 +129,7 @@ describe('renderFiles', () => {
     graph.crates.get('app')!.libSrcPath = path.join(ROOT, 'app', 'code', 'top.rs');
     const r = renderFiles(fixturePlan(), graph, { flakeExists: false });
     expect(r.files.at(-1)!.path).toBe('app/code/hotgen_entry.rs');
-    expect(r.files.at(-1)!.content).toContain('in `app/code/top.rs`');
+    expect(r.files.at(-1)!.content).toContain('add to `app/code/top.rs`');
   });
 
   it('leaves no trailing whitespace and ends every file with one newline', () => {

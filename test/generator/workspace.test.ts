@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import path from 'node:path';
 import { UserError } from '../../common/errors.js';
-import { loadWorkspace } from '../../generator/workspace.js';
+import { loadWorkspace, parseManifest } from '../../generator/workspace.js';
 import { skipUnless, tools } from '../helpers/tools.js';
 import { tempDir, writeTree, type Tree } from '../helpers/tree.js';
 import { conduwuitTree } from './fixtures/conduwuit.js';
@@ -49,6 +49,16 @@ describe.skipIf(skipUnless(tools.cargo()))('loadWorkspace', () => {
     expect(g.crates.get('app')!.deps).toEqual(['core-lib']);
     expect(g.crates.get('core-lib')!.libName).toBe('core_lib');
     expect(g.order).toEqual(['core-lib', 'app']);
+  });
+
+  it('a manifest starting with a UTF-8 byte order mark reads as cargo reads it', async () => {
+    await using dir = await tempDir('ws');
+    const tree = smallTree();
+    tree['crates/core/Cargo.toml'] = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(String(tree['crates/core/Cargo.toml']))]);
+    await writeTree(dir.path, tree);
+    const g = await loadWorkspace(dir.path);
+    expect(g.crates.get('core-lib')!.libName).toBe('core_lib');
+    expect(parseManifest('\uFEFF[package]\nname = "x"\n', 'Cargo.toml')).toEqual({ package: { name: 'x' } });
   });
 
   it('a path-dependency cycle prints the cycle', async () => {

@@ -1,26 +1,35 @@
 import { describe, expect, it } from 'vitest';
-import { readdir, writeFile } from 'node:fs/promises';
+import { existsSync, readdirSync } from 'node:fs';
+import { readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { CycleQueue, cargoBuild, compilerErrors, parseCargoLine, profileDir, rebuiltCrates, resolveToolchain } from '../../loader/build.js';
-import { run } from '../../common/exec.js';
+import { CycleQueue, cargoBuild, compilerErrors, parseCargoLine, profileDir, resolveToolchain } from '../../loader/build.js';
+import { prepareHotBuild, runHotBuild } from '../../loader/hotbuild.js';
+import { readDynamic } from '../../loader/modules.js';
+import { artifactStem, readUnits } from '../../loader/units.js';
 import type { HotPlan } from '../../common/types.js';
 import { tempDir, writeTree } from '../helpers/tree.js';
 import { skipUnless, tools } from '../helpers/tools.js';
 
-const manifest = (name: string, deps: [string, string][]) =>
-  `[package]\nname = "${name}"\nversion = "0.1.0"\nedition = "2021"\n\n[lib]\ncrate-type = ["rlib", "dylib"]\n\n[dependencies]\n` +
-  deps.map(([d, dir]) => `${d} = { path = "../${dir}" }\n`).join('');
+/** Debian's packaged crate sources (a directory source: no network). */
+const DEBIAN_REGISTRY = '/usr/share/cargo/registry';
 
-// base <- mid-layer <- top; `mid-layer` checks the `-` → `_` library name mapping.
+// Plain manifests, as `hotgen init` leaves them (no crate-type, no profile): the rustc
+// wrapper makes the dylibs.
+const manifest = (name: string, deps: string[]) =>
+  `[package]\nname = "${name}"\nversion = "0.1.0"\nedition = "2021"\n\n[dependencies]\n` + deps.map((d) => `${d}\n`).join('');
+
+// base <- mid-layer <- top, and mid-layer calls the registry crate `memchr`; `mid-layer`
+// checks the `-` → `_` library name mapping.
 const fixture = {
-  'Cargo.toml':
-    'cargo-features = ["profile-rustflags"]\n[workspace]\nmembers = ["base", "mid", "top"]\nresolver = "2"\n\n' +
-    '[profile.hot]\ninherits = "dev"\nrustflags = ["-C", "prefer-dynamic"]\n',
+  'Cargo.toml': '[workspace]\nmembers = ["base", "mid", "top"]\nresolver = "2"\n',
+  '.cargo/config.toml': `[source.crates-io]\nreplace-with = "debian"\n\n[source.debian]\ndirectory = "${DEBIAN_REGISTRY}"\n`,
+  // What `hotgen init` writes for the `hot` profile (templates/cargo-config.toml.hbs).
+  'hotgen/cargo-config.toml': '[profile.hot]\ninherits = "dev"\n',
   'base/Cargo.toml': manifest('base', []),
   'base/src/lib.rs': 'pub fn base() -> u32 { 1 }\n',
-  'mid/Cargo.toml': manifest('mid-layer', [['base', 'base']]),
-  'mid/src/lib.rs': 'pub fn mid() -> u32 { base::base() + 1 }\n',
-  'top/Cargo.toml': manifest('top', [['mid-layer', 'mid']]),
+  'mid/Cargo.toml': manifest('mid-layer', ['base = { path = "../base" }', 'memchr = "2"']),
+  'mid/src/lib.rs': 'pub fn mid() -> u32 { base::base() + memchr::memchr(b\'b\', b"abc").unwrap() as u32 }\n',
+  'top/Cargo.toml': manifest('top', ['mid-layer = { path = "../mid" }']),
   'top/src/lib.rs': 'pub fn top() -> u32 { mid_layer::mid() + 1 }\n',
 };
 
@@ -40,50 +49,124 @@ const plan: HotPlan = {
   ],
 };
 
-describe.skipIf(skipUnless(tools.nightly()))('cargo build driver (real cargo)', () => {
-  it('parses the JSON of a real build: rebuilt dylibs, then fresh ones', async () => {
+/** Why the fixture's registry crate is unavailable (undefined when Debian's `memchr` sources are there). */
+const debianMemchr = (): string | undefined =>
+  existsSync(DEBIAN_REGISTRY) && readdirSync(DEBIAN_REGISTRY).some((d) => d.startsWith('memchr-2.')) ? undefined : `no memchr 2 in ${DEBIAN_REGISTRY} (apt-get install librust-memchr-dev)`;
+
+describe.skipIf(skipUnless(tools.nightly(), debianMemchr()))('cargo build driver (real cargo, the rustc wrapper)', () => {
+  it('parses the JSON of a real hot build: rebuilt units, then fresh ones', async () => {
     await using dir = await tempDir('build-json');
     await writeTree(dir.path, fixture);
-    const res = await run('cargo', ['+nightly', 'build', '--profile', 'hot', '--message-format=json-render-diagnostics'], { cwd: dir.path });
-    const msgs = res.stdout.split('\n').filter(Boolean).map(parseCargoLine);
-    const arts = msgs.flatMap((m) => (m.reason === 'compiler-artifact' ? [m.artifact] : []));
-    expect(arts.map((a) => a.targetName).sort()).toEqual(['base', 'mid_layer', 'top']);
-    expect(arts.every((a) => !a.fresh && a.kinds.includes('dylib'))).toBe(true);
-    expect(msgs.at(-1)).toEqual({ reason: 'build-finished', success: true });
-    expect([...rebuiltCrates(plan.crates, arts)].sort()).toEqual(['base', 'mid-layer', 'top']);
-    for (const a of arts) expect(a.filenames.some((f) => f.startsWith(path.join(dir.path, 'target', 'hot') + '/') && f.endsWith('.so'))).toBe(true);
+    const tc = await resolveToolchain(plan, dir.path);
+    const hot = await prepareHotBuild({ root: dir.path, plan, plus: tc.plus, env: tc.env });
+    const quiet = { onStderr: () => undefined };
+    const first = await cargoBuild({ root: dir.path, toolchain: tc, cargoArgs: hot.cargoArgs, env: hot.env, ...quiet });
+    expect(first.success).toBe(true);
+    expect(first.errors).toBe('');
+    const libs = first.artifacts.filter((a) => a.kinds.includes('lib'));
+    expect(libs.map((a) => a.targetName).sort()).toEqual(['base', 'memchr', 'mid_layer', 'top']);
+    // memchr's build script is built and run too, untouched by the wrapper.
+    expect(first.artifacts.filter((a) => !a.kinds.includes('lib')).map((a) => a.kinds)).toEqual([['custom-build']]);
+    expect(first.artifacts.every((a) => !a.fresh)).toBe(true);
+    // Cargo only knows the files it asked for, in the hot build's own target directory.
+    for (const a of first.artifacts) expect(a.filenames.every((f) => f.startsWith(hot.targetDir + path.sep)), a.targetName).toBe(true);
+    // The unit behind each library artifact has a wrapper record with its .so beside cargo's files.
+    const units = await readUnits(hot.unitsDir);
+    expect(units.size).toBe(4);
+    for (const a of libs) {
+      const rec = units.get(artifactStem(a)!);
+      expect(rec, a.targetName).toBeDefined();
+      expect(path.dirname(rec!.so)).toBe(hot.depsDir);
+    }
 
-    const again = await run('cargo', ['+nightly', 'build', '--profile', 'hot', '--message-format=json-render-diagnostics'], { cwd: dir.path });
-    const arts2 = again.stdout.split('\n').map(parseCargoLine).flatMap((m) => (m.reason === 'compiler-artifact' ? [m.artifact] : []));
-    expect(arts2.length).toBe(3);
-    expect(arts2.every((a) => a.fresh)).toBe(true);
-    expect(rebuiltCrates(plan.crates, arts2).size).toBe(0);
+    const again = await cargoBuild({ root: dir.path, toolchain: tc, cargoArgs: hot.cargoArgs, env: hot.env, ...quiet });
+    expect(again.artifacts.map((a) => a.targetName).sort()).toEqual(first.artifacts.map((a) => a.targetName).sort());
+    expect(again.artifacts.every((a) => a.fresh)).toBe(true);
   });
 
-  it('finds the toolchain, builds, reports the rebuilt set after an edit, and keeps outputs on a failed build', async () => {
+  it('finds the toolchain, builds the closure as dylibs, reports the rebuilt set after an edit, and keeps outputs on a failed build', async () => {
     await using dir = await tempDir('build-driver');
     await writeTree(dir.path, fixture);
     const tc = await resolveToolchain(plan, dir.path);
     expect(tc.plus).toEqual(['+nightly']);
     expect(tc.targetDir).toBe(path.join(dir.path, 'target'));
     expect((await readdir(tc.libstdDir)).some((f) => /^libstd-.*\.so$/.test(f))).toBe(true);
+    const hot = await prepareHotBuild({ root: dir.path, plan, plus: tc.plus, env: tc.env });
+    expect(hot.targetDir).toBe(path.join(dir.path, 'target', 'hotgen'));
+    expect(hot.depsDir).toBe(path.join(dir.path, 'target', 'hotgen', profileDir('hot'), 'deps'));
+    expect([...hot.closure.values()].map((p) => [p.name, p.role]).sort()).toEqual([['base', 'frozen'], ['memchr', 'registry'], ['mid-layer', 'reloadable'], ['top', 'entry']]);
 
     const quiet = { onStderr: () => undefined };
-    const first = await cargoBuild({ root: dir.path, plan, toolchain: tc, ...quiet });
+    const first = await runHotBuild({ root: dir.path, plan, hot, toolchain: tc, ...quiet });
     expect(first.success).toBe(true);
-    expect([...first.rebuilt].sort()).toEqual(['base', 'mid-layer', 'top']);
+    expect([...first.rebuilt].sort()).toEqual(['base', expect.stringMatching(/^memchr-[0-9a-f]{16}$/), 'mid-layer', 'top']);
+    const memchr = first.modules.find((m) => m.role === 'registry')!.name;
+    expect(first.modules.map((m) => [m.name, m.role])).toEqual([
+      ['base', 'frozen'],
+      [memchr, 'registry'],
+      ['mid-layer', 'reloadable'],
+      ['top', 'entry'],
+    ]);
+    expect(first.modules.map((m) => m.deps)).toEqual([[], [], ['base', memchr], ['mid-layer']]);
+    // Each module is `<deps>/lib<crate>-<hash>.so`, and that file name is its SONAME (what DT_NEEDED names).
+    const dyn = new Map(first.modules.map((m) => [m.name, readDynamic(m.source)!]));
+    for (const m of first.modules) {
+      expect(path.dirname(m.source)).toBe(hot.depsDir);
+      expect(path.basename(m.source)).toMatch(/^lib\w+-[0-9a-f]{16}\.so$/);
+      expect(dyn.get(m.name)!.soname).toBe(path.basename(m.source));
+    }
+    const byName = new Map(first.modules.map((m) => [m.name, path.basename(m.source)]));
+    expect(dyn.get('mid-layer')!.needed).toEqual(expect.arrayContaining([byName.get('base'), byName.get(memchr), expect.stringMatching(/^libstd-/)]));
+    expect(dyn.get('top')!.needed).toContain(byName.get('mid-layer'));
+    // The frozen crate, and only it, is linked with -z nodelete.
+    expect([...dyn].filter(([, d]) => d.nodelete).map(([n]) => n)).toEqual(['base']);
+    // No workspace file was touched to get there.
+    expect((await readdir(dir.path)).sort()).toEqual(['.cargo', 'Cargo.lock', 'Cargo.toml', 'base', 'hotgen', 'mid', 'target', 'top']);
 
     await writeFile(path.join(dir.path, 'mid/src/lib.rs'), 'pub fn mid() -> u32 { base::base() + 2 }\n');
-    const second = await cargoBuild({ root: dir.path, plan, toolchain: tc, ...quiet });
+    const second = await runHotBuild({ root: dir.path, plan, hot, toolchain: tc, ...quiet });
     expect(second.success).toBe(true);
     expect([...second.rebuilt].sort()).toEqual(['mid-layer', 'top']);
+    // Cargo's hash does not follow the sources: the same file names, rewritten.
+    expect(second.modules.map((m) => m.source)).toEqual(first.modules.map((m) => m.source));
 
     await writeFile(path.join(dir.path, 'mid/src/lib.rs'), 'pub fn mid() -> u32 { base::base() + "x" }\n');
-    const broken = await cargoBuild({ root: dir.path, plan, toolchain: tc, ...quiet });
+    const broken = await runHotBuild({ root: dir.path, plan, hot, toolchain: tc, ...quiet });
     expect(broken.success).toBe(false);
     expect(broken.rebuilt.size).toBe(0);
+    expect(broken.modules).toEqual([]);
     expect(broken.errors).toMatch(/^error\[E\d+\]/m);
     expect(broken.errors).toContain('mid/src/lib.rs');
+    for (const m of first.modules) expect(readDynamic(m.source), m.name).toBeDefined();
+  });
+
+  it('rebuilds a unit whose record was made for another role, or whose .so is gone (cargo\'s fingerprint does not see the wrapper)', async () => {
+    await using dir = await tempDir('build-role');
+    await writeTree(dir.path, fixture);
+    const tc = await resolveToolchain(plan, dir.path);
+    const quiet = { onStderr: () => undefined };
+    const build = async (p: HotPlan) => {
+      const hot = await prepareHotBuild({ root: dir.path, plan: p, plus: tc.plus, env: tc.env });
+      return { hot, ...(await runHotBuild({ root: dir.path, plan: p, hot, toolchain: tc, ...quiet })) };
+    };
+    const frozen = await build(plan);
+    expect(readDynamic(frozen.modules[0].source)).toMatchObject({ nodelete: true });
+    const thawed = { ...plan, crates: plan.crates.map((c) => (c.name === 'base' ? { ...c, role: 'reloadable' as const } : c)) };
+    const r = await build(thawed);
+    expect(r.success).toBe(true);
+    expect(r.modules[0]).toMatchObject({ name: 'base', role: 'reloadable', source: frozen.modules[0].source });
+    expect(r.rebuilt.has('base')).toBe(true);
+    expect(readDynamic(r.modules[0].source)).toMatchObject({ nodelete: false });
+    expect((await readUnits(r.hot.unitsDir)).get(path.basename(r.modules[0].source, '.so'))?.role).toBe('reloadable');
+
+    // A deleted dylib (cargo still has the rlib and calls the unit fresh) is built again.
+    const mid = r.modules.find((m) => m.name === 'mid-layer')!.source;
+    await rm(mid);
+    const again = await build(thawed);
+    expect(again.success).toBe(true);
+    expect(again.rebuilt.has('mid-layer')).toBe(true);
+    expect(again.modules.find((m) => m.name === 'mid-layer')?.source).toBe(mid);
+    expect(readDynamic(mid)?.soname).toBe(path.basename(mid));
   });
 
   it('falls back to plain cargo when the plan names a toolchain rustup does not have', async () => {

@@ -8,11 +8,11 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { skipUnless, tools } from '../helpers/tools.js';
 import { tempDir } from '../helpers/tree.js';
-import { ensureHostBuilt, nightlyLibDir, prepareFixture } from './fixtures/workspace.js';
+import { ensureHostBuilt, missingRegistryCrate, nightlyLibDir, prepareFixture } from './fixtures/workspace.js';
 import { launchHost, waitForLine } from './fixtures/host-driver.js';
 import { definedDynamicSymbols, readDynamic } from '../../loader/modules.js';
 
-describe.skipIf(skipUnless(tools.nightly()))('host: faults become clear messages', () => {
+describe.skipIf(skipUnless(tools.nightly(), missingRegistryCrate()))('host: faults become clear messages', () => {
   let dir: Awaited<ReturnType<typeof tempDir>>;
   let build: string;
   let hostJs: string;
@@ -29,11 +29,15 @@ describe.skipIf(skipUnless(tools.nightly()))('host: faults become clear messages
     await dir?.[Symbol.asyncDispose]();
   });
 
-  it('reads DF_1_NODELETE, SONAME and DT_NEEDED from the built dylibs', () => {
-    expect(readDynamic(path.join(build, 'libsticky.so'))).toMatchObject({ soname: 'libsticky.so', nodelete: true });
+  it('reads DF_1_NODELETE, SONAME and DT_NEEDED from the built dylibs (copies keep the SONAME cargo named them by)', () => {
+    const sticky = readDynamic(path.join(build, 'libsticky.so'))!;
+    expect(sticky).toMatchObject({ soname: expect.stringMatching(/^libsticky-[0-9a-f]{16}\.so$/), nodelete: true });
+    const memchr = readDynamic(path.join(build, 'libmemchr.so'))!;
+    expect(memchr).toMatchObject({ soname: expect.stringMatching(/^libmemchr-[0-9a-f]{16}\.so$/), nodelete: false });
+    expect(sticky.needed).toContain(memchr.soname);
     const app2 = readDynamic(path.join(build, 'libapp2.so'))!;
-    expect(app2).toMatchObject({ soname: 'libapp2.so', nodelete: false });
-    expect(app2.needed).toContain('libsticky.so');
+    expect(app2).toMatchObject({ soname: expect.stringMatching(/^libapp2-[0-9a-f]{16}\.so$/), nodelete: false });
+    expect(app2.needed).toContain(sticky.soname);
   });
 
   it('finds the entry ABI symbols in .dynsym without loading the object', () => {
@@ -49,7 +53,7 @@ describe.skipIf(skipUnless(tools.nightly()))('host: faults become clear messages
   it('names a module linked with -z nodelete that stays mapped, then still exits cleanly', async () => {
     const { host, snaps } = await launch('nodelete');
     await using _host = host;
-    const g1 = await snaps.take(1, build, [['base', 'reloadable'], ['sticky', 'reloadable'], ['app2', 'entry']]);
+    const g1 = await snaps.take(1, build, [['memchr', 'registry'], ['base', 'reloadable'], ['sticky', 'reloadable'], ['app2', 'entry']]);
     host.send({ type: 'start', generation: 1, modules: g1, stopTimeoutMs: 5000 });
     await host.next('started');
     const g2 = await snaps.take(2, build, [['sticky', 'reloadable'], ['app2', 'entry']]);
@@ -58,7 +62,7 @@ describe.skipIf(skipUnless(tools.nightly()))('host: faults become clear messages
     expect(r).toMatchObject({ module: 'sticky', cause: 'still-mapped' });
     expect(r.reason).toMatch(/sticky.*nodelete/);
     // The extra reference taken by the RTLD_NOLOAD probe was dropped: one mapping, gen-1's.
-    expect((await host.mappedFiles(snaps.dir(1))).filter((f) => f.endsWith('libsticky.so'))).toEqual([g1[1].path]);
+    expect((await host.mappedFiles(snaps.dir(1))).filter((f) => f.endsWith('libsticky.so'))).toEqual([g1[2].path]);
     host.send({ type: 'reload', generation: 3, unload: [], load: [] });
     expect((await host.next('restart-needed')).reason).toMatch(/^still waiting for a restart: .*sticky/);
     host.send({ type: 'shutdown' });
@@ -73,7 +77,7 @@ describe.skipIf(skipUnless(tools.nightly()))('host: faults become clear messages
     host.send({ type: 'reload', generation: 2, unload: ['mid'], load: await snaps.take(2, build, [['mid', 'reloadable']]) });
     const r = await host.next('restart-needed');
     expect(r).toMatchObject({ module: 'mid', cause: 'still-mapped' });
-    expect(r.reason).toMatch(/app still loaded and list libmid\.so in DT_NEEDED/);
+    expect(r.reason).toMatch(/app still loaded and list libmid-[0-9a-f]{16}\.so in DT_NEEDED/);
   });
 
   it('refuses to unload a frozen module', async () => {
@@ -83,6 +87,19 @@ describe.skipIf(skipUnless(tools.nightly()))('host: faults become clear messages
     await host.next('started');
     host.send({ type: 'reload', generation: 2, unload: ['app', 'mid', 'base'], load: [] });
     expect(await host.next('restart-needed')).toMatchObject({ module: 'base', cause: 'frozen', reason: expect.stringMatching(/base is frozen/) });
+  });
+
+  it('refuses to unload a registry dylib, naming it, and keeps it mapped', async () => {
+    const { host, snaps } = await launch('registry');
+    await using _host = host;
+    const g1 = await snaps.take(1, build, [['memchr', 'registry'], ['base', 'reloadable'], ['sticky', 'frozen'], ['app2', 'entry']]);
+    host.send({ type: 'start', generation: 1, modules: g1, stopTimeoutMs: 5000 });
+    await host.next('started');
+    host.send({ type: 'reload', generation: 2, unload: ['app2', 'memchr'], load: [] });
+    expect(await host.next('restart-needed')).toMatchObject({ module: 'memchr', cause: 'frozen', reason: expect.stringMatching(/memchr is a registry dylib and is never unloaded/) });
+    expect(await host.mappedFiles(g1[0].path)).toEqual([g1[0].path]);
+    host.send({ type: 'shutdown' });
+    expect(await host.exited).toEqual({ code: 0, signal: null });
   });
 
   it.each([

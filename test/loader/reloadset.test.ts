@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { RestartPolicy, decideReload, moduleCrates } from '../../loader/reloadset.js';
-import type { PlannedCrate, Role } from '../../common/types.js';
+import { RestartPolicy, decideReload, isModuleRole, type GraphNode } from '../../loader/reloadset.js';
+import type { ModuleRole, PlannedCrate, Role } from '../../common/types.js';
 
 const crate = (name: string, role: Role, deps: string[] = []): PlannedCrate => ({ name, role, lib: name, deps, src: [`${name}/src`] });
 
@@ -15,7 +15,7 @@ const conduwuit: PlannedCrate[] = [
   crate('router', 'entry', ['admin', 'api', 'core', 'service']),
   crate('conduwuit', 'excluded', ['router', 'admin', 'api', 'core', 'database', 'service']),
 ];
-const loadedAll = new Set(moduleCrates(conduwuit).map((c) => c.name));
+const loadedAll = new Set(conduwuit.filter((c) => isModuleRole(c.role)).map((c) => c.name));
 
 describe('decideReload', () => {
   it('reloads a changed crate and every loaded dependent, unloading top-down', () => {
@@ -65,6 +65,32 @@ describe('decideReload', () => {
   it('restarts when a frozen crate sits above a changed reloadable one', () => {
     const dag = [crate('util', 'reloadable'), crate('rt', 'frozen', ['util']), crate('app', 'entry', ['rt'])];
     expect(decideReload(dag, new Set(['util', 'rt', 'app']), new Set(['util']))).toMatchObject({ kind: 'restart', frozen: ['rt'] });
+  });
+
+  it('restarts when a registry dylib changed, naming it, even though nothing of the workspace changed', () => {
+    // What the supervisor passes: the wrapper's module graph (registry dylibs named by file stem).
+    const node = (name: string, role: ModuleRole, deps: string[] = []): GraphNode => ({ name, role, deps });
+    const graph = [
+      node('memchr-0123456789abcdef', 'registry'),
+      node('itoa-fedcba9876543210', 'registry'),
+      node('core', 'frozen', ['memchr-0123456789abcdef']),
+      node('api', 'reloadable', ['core', 'itoa-fedcba9876543210']),
+      node('router', 'entry', ['api']),
+    ];
+    const all = new Set(graph.map((n) => n.name));
+    expect(decideReload(graph, all, new Set(['itoa-fedcba9876543210']))).toEqual({
+      kind: 'restart',
+      frozen: ['itoa-fedcba9876543210'],
+      reason: 'itoa-fedcba9876543210 changed',
+    });
+    // Below a frozen crate: both are listed, the changed registry dylib is the one named.
+    expect(decideReload(graph, all, new Set(['memchr-0123456789abcdef']))).toEqual({
+      kind: 'restart',
+      frozen: ['memchr-0123456789abcdef', 'core'],
+      reason: 'memchr-0123456789abcdef changed',
+    });
+    // A workspace edit above the registry dylibs is still a plain reload.
+    expect(decideReload(graph, all, new Set(['api']))).toEqual({ kind: 'reload', unload: ['router', 'api'], load: ['api', 'router'] });
   });
 
   it('rejects a plan that is not in topological order', () => {

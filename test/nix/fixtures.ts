@@ -1,7 +1,9 @@
 /**
  * A tiny initialised workspace for the Nix and env tests, written by hand the way
- * `hotgen init` leaves one: two dylib crates (`base` ← `app`, the entry), the hot
- * profile, hotgen.yaml, and the generated files from `renderFiles`.
+ * `hotgen init` leaves one: two library crates (`base` ← `app`, the entry) whose
+ * manifests hotgen does not touch, the entry's `lib.rs` with the snippet `init` prints,
+ * hotgen.yaml, and the generated files from `renderFiles` (hotgen/rust-toolchain.toml,
+ * hotgen/cargo-config.toml, flake.nix or nix/hotgen.nix, .envrc, the shim).
  */
 import path from 'node:path';
 import type { HotPlan, Linker, WorkspaceGraph, CrateNode } from '../../common/types.js';
@@ -42,7 +44,7 @@ export function fixtureGraph(root: string): WorkspaceGraph {
     name,
     libName: name,
     manifestPath: path.join(root, name, 'Cargo.toml'),
-    kinds: ['rlib', 'dylib'],
+    kinds: ['lib'],
     bins: [],
     procMacro: false,
     deps,
@@ -71,7 +73,6 @@ function yamlPlan(p: HotPlan): string {
     'listen: []',
     `linker: ${p.linker}`,
     `channel: ${p.channel}`,
-    `toolchain: ${JSON.stringify(p.toolchain)}`,
     `profile: ${p.profile}`,
     `stop_timeout_ms: ${p.stopTimeoutMs}`,
     'crates:',
@@ -99,25 +100,31 @@ const USER_FLAKE = `{
 `;
 
 /**
- * The fixture's files for a workspace at `root`: manifests, sources, hotgen.yaml and
- * every file `renderFiles` generates (so the entry shim is compiled for real).
+ * The entry's `lib.rs`: a plain function, and the hot module as `init`'s note gives it
+ * (render-impl.ts `entrySnippet`) with a `hotgen_run` that returns at once when asked to
+ * stop. Ordinary builds compile only `greeting`, without a warning.
+ */
+export const FIXTURE_APP_LIB =
+  'pub fn greeting() -> String {\n    format!("hello from {}", base::name())\n}\n\n' +
+  '#[allow(unexpected_cfgs)]\n#[path = "."]\nmod hot {\n' +
+  '    #[cfg(hotgen)]\n    #[path = "hotgen_entry.rs"]\n    #[rustfmt::skip]\n    mod hotgen_entry;\n\n' +
+  '    #[cfg(hotgen)]\n    fn hotgen_run(ctx: &hotgen_entry::Context) -> i32 {\n' +
+  '        let _ = ctx.listeners();\n        if ctx.stop_requested() { 0 } else { super::greeting().len() as i32 }\n    }\n}\n';
+
+/**
+ * The fixture's files for a workspace at `root`: manifests (as the user wrote them),
+ * sources, hotgen.yaml and every file `renderFiles` generates (so the entry shim is
+ * compiled for real, and the pin is read from hotgen/rust-toolchain.toml).
  */
 export function fixtureTree(root: string, o: FixtureOptions = {}): { tree: Tree; plan: HotPlan; notes: string[] } {
   const plan = fixturePlan(o);
-  const flags = ['--cfg', 'hotgen', '--check-cfg', 'cfg(hotgen)', '-C', 'prefer-dynamic', ...(plan.linker === 'default' ? [] : ['-C', `link-arg=-fuse-ld=${plan.linker}`])];
-  const member = (name: string, deps: string) =>
-    `[package]\nname = "${name}"\nversion = "0.1.0"\nedition = "2021"\n\n[lib]\ncrate-type = ["rlib", "dylib"]\n\n[dependencies]\n${deps}`;
+  const member = (name: string, deps: string) => `[package]\nname = "${name}"\nversion = "0.1.0"\nedition = "2021"\n\n[dependencies]\n${deps}`;
   const tree: Tree = {
-    'Cargo.toml':
-      `cargo-features = ["profile-rustflags"]\n\n[workspace]\nmembers = ["base", "app"]\nresolver = "2"\n\n` +
-      `[profile.${plan.profile}]\n${plan.profile === 'dev' ? '' : 'inherits = "dev"\n'}rustflags = ${JSON.stringify(flags)}\n`,
+    'Cargo.toml': '[workspace]\nmembers = ["base", "app"]\nresolver = "2"\n',
     'base/Cargo.toml': member('base', ''),
     'base/src/lib.rs': 'pub fn name() -> &\'static str {\n    "base"\n}\n',
     'app/Cargo.toml': member('app', 'base = { path = "../base" }\n'),
-    'app/src/lib.rs':
-      'pub fn greeting() -> String {\n    format!("hello from {}", base::name())\n}\n\n' +
-      '#[cfg(hotgen)]\nmod hotgen_entry;\n\n' +
-      '#[cfg(hotgen)]\nfn hotgen_run(ctx: &hotgen_entry::Context) -> i32 {\n    let _ = ctx.listeners();\n    if ctx.stop_requested() { 0 } else { greeting().len() as i32 }\n}\n',
+    'app/src/lib.rs': FIXTURE_APP_LIB,
     'hotgen.yaml': yamlPlan(plan),
   };
   const rendered = renderFiles(plan, fixtureGraph(root), { flakeExists: Boolean(o.flakeExists) });
