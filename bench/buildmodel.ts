@@ -526,8 +526,8 @@ pub fn handle(svc: &Service, request_line: &str, body: &[u8]) -> Response {
 }
 `,
     'router/Cargo.toml': `${pkg('rx_router', ['rx_core', 'rx_database', 'rx_text', 'rx_service', 'rx_api', ...shared])}\n[lints]\nworkspace = true\n`,
-    // The crate-root form of the hook, as examples/server has it (with the cfg declared
-    // in [workspace.lints]): init's inline `mod hot` snippet needs a src/hot/ directory.
+    // The crate-root form of the hook, as examples/server has it (the cfg declared in
+    // [workspace.lints]), so both workspaces compile the same kind of entry.
     'router/src/lib.rs': `//! The entry: splits a byte stream into requests and answers them.
 #[cfg(hotgen)]
 #[rustfmt::skip]

@@ -85,7 +85,19 @@ function causes(err: unknown): string {
 
 /** Runs the CLI with `argv` (without node and script); resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv;
+  // Global flags may also come before the command (`hotgen -C DIR dev`, `hotgen --json init`).
+  const lead: string[] = [];
+  while (argv[0] && /^(-C|-v|--cwd|--json|--verbose)(=|$)/.test(argv[0])) {
+    const flag = argv[0];
+    lead.push(flag);
+    argv = argv.slice(1);
+    if ((flag === '-C' || flag === '--cwd') && argv[0] !== undefined) {
+      lead.push(argv[0]);
+      argv = argv.slice(1);
+    }
+  }
+  const [name, ...after] = argv;
+  const rest = [...lead, ...after];
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write((await mainHelp()) + '\n');
     return name ? 0 : 2;

@@ -41,6 +41,16 @@ export interface SupervisorOptions {
 /** A reload that the host refused because the new modules are unusable, or a host that died. */
 class CycleFault extends Error {}
 
+/** A started host that died before it answered `started` (e.g. an entry that aborts at once). */
+class StartCrash extends CycleFault {
+  constructor(
+    readonly host: HostProcess,
+    readonly exit: HostExit,
+  ) {
+    super(`the host died while starting (${exit.how})${exit.tail ? '\n' + exit.tail : ''}`);
+  }
+}
+
 /** One `hotgen dev` session. `run()` resolves with the exit code once the user quits. */
 export class Session {
   private readonly out: Output;
@@ -307,7 +317,7 @@ export class Session {
       host.startedAt = Date.now();
     } catch (err) {
       host.kill();
-      if (err instanceof HostExit) throw new CycleFault(`the host died while starting (${err.how})${err.tail ? '\n' + err.tail : ''}`);
+      if (err instanceof HostExit) throw new StartCrash(host, err);
       throw err;
     }
     this.host = host;
@@ -353,31 +363,46 @@ export class Session {
     return this.exclusive(() => this.recoverNow(host, reason));
   }
 
-  /** Restarts a dead or failed host as {@link RestartPolicy} says. Call inside a section. */
+  /**
+   * Restarts a dead or failed host as {@link RestartPolicy} says. A restarted host that
+   * dies before it has started counts as one more failure, and the policy decides
+   * again (roll back, back off, or wait). Call inside a section.
+   */
   private async recoverNow(host: HostProcess, reason: string): Promise<void> {
     if (host !== this.host || this.quitting) return;
-    const step = this.policy.next(Date.now(), this.previous !== undefined);
-    if (step.kind === 'wait') {
-      host.kill();
-      this.host = undefined;
-      this.out.warn(`the host failed ${step.failures} times right after starting; waiting for a change (save a file, CTRL+C or \`hotgen reload\`)`);
+    // After a restart whose host died while starting, no host runs: `this.host` is undefined.
+    let current: HostProcess | undefined = host;
+    for (;;) {
+      const step = this.policy.next(Date.now(), this.previous !== undefined);
+      if (step.kind === 'wait') {
+        host.kill();
+        this.host = undefined;
+        this.out.warn(`the host failed ${step.failures} times right after starting; waiting for a change (save a file, CTRL+C or \`hotgen reload\`)`);
+        return;
+      }
+      if (step.delayMs > 0) await new Promise((r) => setTimeout(r, step.delayMs));
+      if (current !== this.host || this.quitting) return;
+      const back = step.rollback ? this.previous : undefined;
+      let r: ReloadReport;
+      try {
+        if (back) {
+          this.previous = undefined;
+          r = await this.restartWith([...back.values()], `${reason} twice right after starting; rolled back to the previous build`);
+          this.previous = undefined;
+        } else r = await this.restartWith([...this.loaded.values()], reason);
+      } catch (err) {
+        if (err instanceof StartCrash && !this.quitting) {
+          this.crashed(err.host, err.exit);
+          reason = `it ${err.exit.how}`;
+          current = undefined;
+          continue;
+        }
+        r = { kind: 'error', message: `could not restart the host: ${(err as Error).message}` };
+      }
+      this.lastReport = r;
+      this.out.emit(reportEvent(r), reportLine(r));
       return;
     }
-    if (step.delayMs > 0) await new Promise((r) => setTimeout(r, step.delayMs));
-    if (host !== this.host || this.quitting) return;
-    const back = step.rollback ? this.previous : undefined;
-    let r: ReloadReport;
-    try {
-      if (back) {
-        this.previous = undefined;
-        r = await this.restartWith([...back.values()], `${reason} twice right after starting; rolled back to the previous build`);
-        this.previous = undefined;
-      } else r = await this.restartWith([...this.loaded.values()], reason);
-    } catch (err) {
-      r = { kind: 'error', message: `could not restart the host: ${(err as Error).message}` };
-    }
-    this.lastReport = r;
-    this.out.emit(reportEvent(r), reportLine(r));
   }
 
   /** Quits: waits for a running cycle, stops the host, resolves `run()` with 0. A second call (1 s or more later) kills at once. */

@@ -13,7 +13,7 @@
 //! lines `crate`, `role`, `dir`, `so`, `rlib`, `flags`, then one `dep` per dylib dependency), from which the
 //! build driver learns the `.so` files cargo does not know about, and their order.
 //!
-//! std only, compiled by hotgen with the workspace's own rustc (`rustc -O`).
+//! std only, compiled by hotgen with the workspace's own rustc.
 
 use std::collections::HashMap;
 use std::env;

@@ -14,7 +14,7 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile, readdir } from 'node:fs/promises';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../common/exec.js';
@@ -194,11 +194,22 @@ describe.skipIf(skip)('a third-party-shaped workspace (Debian crates, shared reg
     expect(s2.hostPid).toBe(s1.hostPid);
     expect(await expectMappedOnce(s2.hostPid)).toEqual(registryBefore);
 
+    // A Cargo.lock change restarts the host (registry dylibs are never unloaded), on the same socket.
+    const lockFrom = dev.events.length;
+    const lock = path.join(root, 'Cargo.lock');
+    await writeFile(lock, (await readFile(lock, 'utf8')) + '# touched by the test\n');
+    const restart = await dev.waitEvent((e: DevEvent) => ['restart', 'reload', 'build-failed', 'reload-failed'].includes(e.event), lockFrom, 1_200_000);
+    expect(restart, dev.stderr.slice(-4000)).toMatchObject({ event: 'restart', reason: expect.stringContaining('Cargo.lock') });
+    const third = await get(port, '/hello/world1');
+    expect(third.status).toBe(200);
+    expect(third.body.startsWith(`${RENDER_V2} Page words=2 digits=1\n`), third.body).toBe(true);
+    expect((await sessionStatus(root)).hostPid).not.toBe(s1.hostPid);
+
     expect(await dev.quit()).toBe(0);
     expect(dev.events.at(-1)).toEqual({ event: 'quit' });
-    // hotgen dev touched no tracked file (the edit aside).
-    expect((await gitStatus(root)).filter((l) => !l.startsWith('?? '))).toEqual([` M ${MID_SOURCE}`]);
-    await git(root, ['checkout', '--', MID_SOURCE]);
+    // hotgen dev touched no tracked file (the edits aside).
+    expect((await gitStatus(root)).filter((l) => !l.startsWith('?? ') && l !== ' M Cargo.lock')).toEqual([` M ${MID_SOURCE}`]);
+    await git(root, ['checkout', '--', MID_SOURCE, 'Cargo.lock']);
 
     const eject = await hotgen(root, ['eject']);
     expect(eject.code, eject.stderr).toBe(0);
