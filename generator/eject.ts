@@ -15,7 +15,7 @@ import path from 'node:path';
 import { UserError } from '../common/errors.js';
 import { atomicWrite, exists, readIfExists, sha256 } from '../common/fsx.js';
 import { OWN_DIR } from '../common/layout.js';
-import { controlSocketPath, isListening } from '../loader/control.js';
+import { controlSocketPath, isListening } from '../common/session.js';
 import { isPristineWorkflow, WORKFLOW_FILE, WORKFLOW_HEADER } from './ci.js';
 import { LINKER_WRAPPER } from './env.js';
 import { assertWritable, readOriginal, readState, removeState, STATE_DIR, STATE_FILE } from './state.js';

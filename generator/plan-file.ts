@@ -9,11 +9,25 @@ import { UserError } from '../common/errors.js';
 import { exists } from '../common/fsx.js';
 import { YAML } from '../common/deps.js';
 import type { HotPlan, Linker, PlannedCrate, Role } from '../common/types.js';
-import type { PlanSettings } from './plan.js';
 import { PLAN_FILE, TOOLCHAIN_FILE } from '../common/layout.js';
 import { pinnedToolchain } from './init-policy.js';
 
 export { PLAN_FILE };
+
+/** The user-editable settings (hotgen.yaml keys above `crates:`). */
+export interface PlanSettings {
+  /** Entry package name; undefined = pick automatically. */
+  entry?: string;
+  frozen: string[];
+  exclude: string[];
+  listen: string[];
+  linker: Linker;
+  channel: 'nightly' | 'stable';
+  toolchain: string;
+  profile: string;
+  /** ms */
+  stopTimeoutMs: number;
+}
 
 const HEADER = `# hotgen.yaml: the hot-reload plan of this workspace, written by \`hotgen init\`.
 # Edit the settings below, then run \`hotgen init\` again to apply them.

@@ -9,6 +9,8 @@ import { run } from '../common/exec.js';
 import type { CrateNode, HotPlan, Linker, PlannedCrate, Role, WorkspaceGraph } from '../common/types.js';
 
 export { readPlan, PLAN_FILE } from './plan-file.js';
+import type { PlanSettings } from './plan-file.js';
+export type { PlanSettings };
 
 /** The nightly `hotgen init` pins by default (a date rust-overlay and rustup both know). */
 export const DEFAULT_NIGHTLY = 'nightly-2026-05-19';
@@ -18,21 +20,6 @@ export const FALLBACK_STABLE = '1.95.0';
 export const DEFAULT_STOP_TIMEOUT_MS = 5000;
 /** Linkers `--linker` accepts. */
 export const LINKERS: readonly Linker[] = ['mold', 'lld', 'gold', 'default'];
-
-/** The user-editable settings (hotgen.yaml keys above `crates:`). */
-export interface PlanSettings {
-  /** Entry package name; undefined = pick automatically. */
-  entry?: string;
-  frozen: string[];
-  exclude: string[];
-  listen: string[];
-  linker: Linker;
-  channel: 'nightly' | 'stable';
-  toolchain: string;
-  profile: string;
-  /** ms */
-  stopTimeoutMs: number;
-}
 
 /**
  * Merges settings: `flags` (command line) over `file` (hotgen.yaml) over defaults.

@@ -12,8 +12,29 @@ import { InternalError, UserError } from '../common/errors.js';
 import { shellQuote } from '../common/exec.js';
 import type { HotPlan, WorkspaceGraph } from '../common/types.js';
 import { CARGO_CONFIG_FILE, TOOLCHAIN_FILE } from '../common/layout.js';
-import type { RenderOptions, RenderResult, RenderedFile } from './render.js';
 import { linkerBinary, parsePin, profileDir } from './toolchain.js';
+
+/** What a rendered file is, which decides `init`'s overwrite policy. */
+export type RenderedKind = 'flake' | 'flake-module' | 'toolchain' | 'cargo-config' | 'envrc' | 'entry-shim';
+
+/** One generated file. `path` is relative to the workspace root, `/`-separated. */
+export interface RenderedFile {
+  path: string;
+  kind: RenderedKind;
+  content: string;
+}
+
+/** Inputs beyond the plan: whether a user-owned `flake.nix` already exists at the root. */
+export interface RenderOptions {
+  /** True: render `nix/hotgen.nix` (a module to import) instead of `flake.nix`. */
+  flakeExists: boolean;
+}
+
+/** The rendered files plus human instructions `init` prints afterwards (one paragraph each). */
+export interface RenderResult {
+  files: RenderedFile[];
+  notes: string[];
+}
 
 /**
  * A Nix double-quoted string literal for `s`: `\`, `"` and `${` escaped, control

@@ -9,11 +9,11 @@
  * of another uid are refused by the kernel (root excepted). Plain Node cannot read
  * SO_PEERCRED, so there is no second, in-process uid check.
  */
+import { controlSocketPath, isListening } from '../common/session.js';
 import net from 'node:net';
 import { promises as fs } from 'node:fs';
-import path from 'node:path';
 import { UserError } from '../common/errors.js';
-import { ensureHotgenDir, hotgenDir } from './snapshot.js';
+import { ensureHotgenDir } from './snapshot.js';
 import type { ReloadReport } from './report.js';
 
 /** A request line. */
@@ -43,13 +43,10 @@ export interface ControlHandler {
   status(): SessionStatus;
 }
 
+export { controlSocketPath, isListening };
+
 /** Longest request line accepted, bytes. */
 const MAX_LINE = 64 * 1024;
-
-/** The socket path for a workspace root. */
-export function controlSocketPath(root: string): string {
-  return path.join(hotgenDir(root), 'control.sock');
-}
 
 /** A listening control socket; `await using` closes it and removes the file. */
 export interface ControlServer extends AsyncDisposable {
@@ -138,24 +135,6 @@ async function answer(line: string, handler: ControlHandler): Promise<ControlRes
   }
 }
 
-/**
- * Whether something listens on the unix socket `file`: a connect(2) that succeeds. A
- * missing file, a stale socket (ECONNREFUSED) or a non-socket does not count; no answer
- * within `timeoutMs` counts (something holds the socket).
- */
-export function isListening(file: string, timeoutMs = 2000): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(file);
-    const done = (listening: boolean) => {
-      clearTimeout(timer);
-      s.destroy();
-      resolve(listening);
-    };
-    const timer = setTimeout(() => done(true), timeoutMs);
-    s.once('connect', () => done(true));
-    s.once('error', () => done(false));
-  });
-}
 
 /**
  * Sends one request to the session in `root` and resolves with its answer.

@@ -15,7 +15,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { InternalError, UserError, tail } from '../common/errors.js';
 import { LISTEN_FDS_ENV, type FromHost, type ToHost } from './protocol.js';
-import type { SupervisorOptions } from './supervisor.js';
+import type { SupervisorOptions } from './protocol.js';
 
 /** Env var carrying the supervisor's options (JSON) from the launcher. */
 export const SUPERVISOR_ENV = 'HOTGEN_SUPERVISOR';

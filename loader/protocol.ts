@@ -72,3 +72,16 @@ export type HostFaultCause = 'stop-timeout' | 'still-mapped' | 'frozen' | 'load-
 
 /** Environment variable naming the inherited listening descriptors. */
 export const LISTEN_FDS_ENV = 'HOTGEN_LISTEN_FDS';
+
+/** How the launcher configures the supervisor (JSON in the env var `HOTGEN_SUPERVISOR`). */
+export interface SupervisorOptions {
+  root: string;
+  json: boolean;
+  verbose: boolean;
+  /** Build on source changes (false: `--no-watch`, reload only on request). */
+  watch: boolean;
+  /** Run cargo (false: `--no-build`, pick up outputs built elsewhere by their hashes). */
+  build: boolean;
+  /** The bound addresses, for messages (same order as the inherited fds 3, 4, ...). */
+  addresses: string[];
+}

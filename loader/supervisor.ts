@@ -23,20 +23,7 @@ import { RestartPolicy, decideReload } from './reloadset.js';
 import { reportEvent, reportLine, reportOk, type ReloadReport } from './report.js';
 import { SnapshotStore, fileState, type Snapshot } from './snapshot.js';
 import { outputPaths, sourcePaths, watchPaths, type Watcher } from './watch.js';
-import type { FromHost, ModuleSpec } from './protocol.js';
-
-/** How the launcher configures the supervisor (JSON in the env var `HOTGEN_SUPERVISOR`). */
-export interface SupervisorOptions {
-  root: string;
-  json: boolean;
-  verbose: boolean;
-  /** Build on source changes (false: `--no-watch`, reload only on request). */
-  watch: boolean;
-  /** Run cargo (false: `--no-build`, pick up outputs built elsewhere by their hashes). */
-  build: boolean;
-  /** The bound addresses, for messages (same order as the inherited fds 3, 4, ...). */
-  addresses: string[];
-}
+import type { FromHost, ModuleSpec, SupervisorOptions } from './protocol.js';
 
 /** A reload that the host refused because the new modules are unusable, or a host that died. */
 class CycleFault extends Error {}
