@@ -84,7 +84,7 @@ interface Metadata {
  * role; an excluded member and every other package become `registry`.
  * @throws UserError when cargo metadata fails or the entry is not a member.
  */
-export async function entryClosure(meta: Metadata, plan: HotPlan): Promise<Map<string, ClosurePackage>> {
+export function entryClosure(meta: Metadata, plan: HotPlan): Map<string, ClosurePackage> {
   const byId = new Map(meta.packages.map((p) => [p.id, p]));
   const members = new Set(meta.workspace_members);
   const entry = meta.packages.find((p) => members.has(p.id) && p.name === plan.entry);
@@ -165,7 +165,7 @@ export async function prepareHotBuild(o: PrepareOptions): Promise<HotBuild> {
   } catch (err) {
     throw new InternalError('cargo metadata printed no JSON', { cause: err });
   }
-  const closure = await entryClosure(parsed, o.plan);
+  const closure = entryClosure(parsed, o.plan);
   const targetDir = path.join(parsed.target_directory, 'hotgen');
   const profileOut = path.join(targetDir, profileDir(o.plan.profile));
   const unitsDir = path.join(profileOut, 'hotgen-units');
@@ -177,6 +177,7 @@ export async function prepareHotBuild(o: PrepareOptions): Promise<HotBuild> {
   const flagsKey = sha256(Buffer.from(`${wrapper.key}\n${links.join('\n')}`)).slice(0, 16);
   const chain = o.env.RUSTC_WRAPPER && path.basename(o.env.RUSTC_WRAPPER).startsWith('hotgen-rustc') ? '' : (o.env.RUSTC_WRAPPER ?? '');
   const members = new Set(parsed.workspace_members);
+  const configArgs = ['--config', path.join(o.root, CARGO_CONFIG_FILE)];
   return {
     targetDir,
     depsDir: path.join(profileOut, 'deps'),
@@ -184,8 +185,8 @@ export async function prepareHotBuild(o: PrepareOptions): Promise<HotBuild> {
     closure,
     registry: parsed.packages.filter((p) => !members.has(p.id)).map((p) => ({ name: p.name, version: p.version })),
     flagsKey,
-    cargoArgs: ['--config', path.join(o.root, CARGO_CONFIG_FILE), '--profile', o.plan.profile, '-p', o.plan.entry, '--lib'],
-    configArgs: ['--config', path.join(o.root, CARGO_CONFIG_FILE)],
+    cargoArgs: [...configArgs, '--profile', o.plan.profile, '-p', o.plan.entry, '--lib'],
+    configArgs,
     env: {
       RUSTC_WRAPPER: wrapper.bin,
       CARGO_TARGET_DIR: targetDir,

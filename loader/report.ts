@@ -48,7 +48,7 @@ export function reportLine(r: ReloadReport): string {
       return `reloaded ${n} module${n === 1 ? '' : 's'} (${r.modules.join(', ')}) in ${formatMs(r.swapMs)}${buildSuffix(r.buildMs)}`;
     }
     case 'start':
-      return `started ${r.modules.length} modules (${r.modules.join(', ')})${r.registry ? ` and ${r.registry} registry dylibs` : ''} in ${formatMs(r.restartMs)}${buildSuffix(r.buildMs)}`;
+      return `started ${r.modules.length} module${r.modules.length === 1 ? '' : 's'} (${r.modules.join(', ')})${r.registry ? ` and ${r.registry} registry dylibs` : ''} in ${formatMs(r.restartMs)}${buildSuffix(r.buildMs)}`;
     case 'restart':
       return `restarted host (${r.reason}) in ${formatMs(r.restartMs)}${buildSuffix(r.buildMs)}`;
     case 'none':
