@@ -5,20 +5,20 @@
  * the linker, and LD_LIBRARY_PATH on libstd and the hot build's dylibs.
  */
 import path from 'node:path';
-import { InternalError, UserError } from '../common/errors.js';
-import { run } from '../common/exec.js';
+import { UserError } from '../common/errors.js';
 import { atomicWrite, readIfExists } from '../common/fsx.js';
 import { TOOLCHAIN_FILE } from '../common/layout.js';
 import type { HotPlan } from '../common/types.js';
 import { shellWord } from './render-impl.js';
 import {
+  cargoTargetDir,
   findOnPath,
+  hotDepsDir,
   hostTriple,
   linkerBinary,
   linkerEnvVar,
   linkerScript,
   parsePin,
-  profileDir,
   resolveRustupToolchain,
   targetLibdir,
   type ResolvedToolchain,
@@ -27,39 +27,7 @@ import {
 /** Where `hotgen env` writes the clang-driven linker wrapper, relative to the root. */
 export const LINKER_WRAPPER = '.hotgen/bin/hotgen-linker';
 
-/**
- * Where the hot build puts its dylibs: `<targetDir>/hotgen/<profile dir>/deps`, with
- * `targetDir` cargo's target directory (`cargo metadata`'s `target_directory`). The hot
- * build runs in a target directory of its own (`<targetDir>/hotgen`, loader/hotbuild.ts)
- * and its dylibs keep cargo's hash in their names (`libapp-<hash>.so`).
- */
-export function hotDepsDir(targetDir: string, profile: string): string {
-  return path.join(targetDir, 'hotgen', profileDir(profile), 'deps');
-}
-
-/**
- * Cargo's target directory for the workspace at `root`, as cargo itself resolves it
- * (`CARGO_TARGET_DIR` in `env`, `build.target-dir` in a Cargo config, else `<root>/target`):
- * `cargo [plus] metadata --no-deps --format-version 1 --offline`, field `target_directory`.
- * @param plus `['+<toolchain>']` or `[]` (the cargo on PATH).
- * @throws CommandError when cargo fails (e.g. a broken manifest); InternalError when it prints no JSON.
- */
-export async function cargoTargetDir(root: string, plus: string[] = [], env: NodeJS.ProcessEnv = process.env): Promise<string> {
-  const r = await run('cargo', [...plus, 'metadata', '--no-deps', '--format-version', '1', '--offline'], {
-    cwd: root,
-    env: { ...env, RUSTUP_AUTO_INSTALL: '0' },
-    context: 'asking cargo for the target directory',
-    timeoutMs: 120_000,
-  });
-  let dir: unknown;
-  try {
-    dir = (JSON.parse(r.stdout) as { target_directory?: unknown }).target_directory;
-  } catch (err) {
-    throw new InternalError('cargo metadata printed no JSON', { cause: err });
-  }
-  if (typeof dir !== 'string' || !dir) throw new InternalError('cargo metadata gave no target_directory');
-  return dir;
-}
+export { cargoTargetDir, hotDepsDir };
 
 /** The environment the hot setup needs. */
 export interface HotEnv {

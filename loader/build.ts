@@ -4,8 +4,8 @@
  * cycles (a request during a cycle waits for one more cycle; requests at once coalesce).
  */
 import { run } from '../common/exec.js';
-import { profileDir, resolveRustupToolchain } from '../generator/toolchain.js';
-import { InternalError, UserError } from '../common/errors.js';
+import { cargoTargetDir, profileDir, resolveRustupToolchain } from '../generator/toolchain.js';
+import { UserError } from '../common/errors.js';
 import type { HotPlan } from '../common/types.js';
 import { startProgress } from './progress.js';
 
@@ -90,19 +90,7 @@ export async function resolveToolchain(plan: HotPlan, root: string): Promise<Too
   const lib = await run('rustc', [...plus, '--print', 'target-libdir'], { cwd: root, env, context: ctx, timeoutMs: 60_000 });
   const libstdDir = lib.stdout.trim();
   if (!libstdDir) throw new UserError(`\`rustc ${plus.join(' ')} --print target-libdir\` printed nothing`);
-  const meta = await run('cargo', [...plus, 'metadata', '--no-deps', '--format-version', '1', '--offline'], {
-    cwd: root,
-    env,
-    context: 'reading the workspace',
-    timeoutMs: 120_000,
-  });
-  let targetDir: string;
-  try {
-    targetDir = String(JSON.parse(meta.stdout).target_directory);
-  } catch (err) {
-    throw new InternalError('cargo metadata printed no JSON', { cause: err });
-  }
-  return { plus, env, libstdDir, targetDir };
+  return { plus, env, libstdDir, targetDir: await cargoTargetDir(root, plus, env) };
 }
 
 /** The outcome of one cargo build. */

@@ -14,7 +14,7 @@ import { run } from '../common/exec.js';
 import { atomicWrite, sha256 } from '../common/fsx.js';
 import type { HotPlan, ModuleRole } from '../common/types.js';
 import { CARGO_CONFIG_FILE } from '../common/layout.js';
-import { hostTriple, profileDir } from '../generator/toolchain.js';
+import { hostTriple, hotDepsDir, hotTargetDir, profileDir } from '../generator/toolchain.js';
 import { cargoBuild, type BuildOptions, type BuildResult, type CargoArtifact } from './build.js';
 import { artifactStem, entryRecord, moduleGraph, readUnits, type HotModule, type UnitRecord } from './units.js';
 
@@ -166,7 +166,7 @@ export async function prepareHotBuild(o: PrepareOptions): Promise<HotBuild> {
     throw new InternalError('cargo metadata printed no JSON', { cause: err });
   }
   const closure = entryClosure(parsed, o.plan);
-  const targetDir = path.join(parsed.target_directory, 'hotgen');
+  const targetDir = hotTargetDir(parsed.target_directory);
   const profileOut = path.join(targetDir, profileDir(o.plan.profile));
   const unitsDir = path.join(profileOut, 'hotgen-units');
   const wrapper = await ensureWrapper(targetDir, o.plus, o.env, o.root);
@@ -180,7 +180,7 @@ export async function prepareHotBuild(o: PrepareOptions): Promise<HotBuild> {
   const configArgs = ['--config', path.join(o.root, CARGO_CONFIG_FILE)];
   return {
     targetDir,
-    depsDir: path.join(profileOut, 'deps'),
+    depsDir: hotDepsDir(parsed.target_directory, o.plan.profile),
     unitsDir,
     closure,
     registry: parsed.packages.filter((p) => !members.has(p.id)).map((p) => ({ name: p.name, version: p.version })),

@@ -9,9 +9,8 @@
 import { pathToFileURL } from 'node:url';
 import path from 'node:path';
 import { formatError, UserError } from '../common/errors.js';
-import { readIfExists } from '../common/fsx.js';
 import { Output } from '../common/output.js';
-import { sha256 } from '../common/fsx.js';
+import { readIfExists, sha256 } from '../common/fsx.js';
 import type { HotPlan } from '../common/types.js';
 import { CycleQueue, resolveToolchain, type Toolchain } from './build.js';
 import { modulesFromUnits, prepareHotBuild, runHotBuild, type HotBuild } from './hotbuild.js';
