@@ -226,33 +226,41 @@ export async function runHotBuild(o: RunHotBuildOptions): Promise<HotBuildResult
   let b = await build();
   let artifacts = b.artifacts;
   let buildMs = b.buildMs;
-  if (b.success) {
-    const stale = staleUnits(hot, b.artifacts, await readUnits(hot.unitsDir));
+  let units = b.success ? await readUnits(hot.unitsDir) : undefined;
+  if (units) {
+    const stale = staleUnits(hot, b.artifacts, units);
     if (stale.length > 0) {
       const specs = stale.flatMap((p) => ['-p', `${p.name}@${p.version}`]);
       await run('cargo', [...toolchain.plus, 'clean', ...hot.configArgs, '--profile', plan.profile, ...specs], { cwd: o.root, env: { ...toolchain.env, ...hot.env }, context: 'cleaning stale hot units', timeoutMs: 120_000 });
       b = await build();
       artifacts = [...artifacts, ...b.artifacts];
       buildMs += b.buildMs;
+      units = undefined;
     }
   }
   if (!b.success) {
     const hint = nightlyFeatureHint(b.stderr, hot, toolchain.plus.join(' ').replace(/^\+/, '') || plan.toolchain);
     return { ...b, buildMs, errors: hint ? `${b.errors}\n${hint}` : b.errors, modules: [], rebuilt: new Set() };
   }
-  const { modules } = await modulesFromUnits(hot, plan, b.artifacts);
+  const { modules } = await modulesFromUnits(hot, plan, b.artifacts, units);
   const rebuiltStems = new Set(artifacts.filter((a) => !a.fresh).map(artifactStem));
   const rebuilt = new Set(modules.filter((m) => rebuiltStems.has(path.basename(m.source, '.so'))).map((m) => m.name));
   return { ...b, artifacts, buildMs, modules, rebuilt };
 }
 
 /**
- * The module graph from the records of the last hot build (or of `artifacts`' build).
+ * The module graph from the records of the last hot build (or of `artifacts`' build);
+ * `units` when the caller has just read them.
  * @throws UserError when no hot build has produced the entry yet; InternalError when a
  *   dependency has no record.
  */
-export async function modulesFromUnits(hot: HotBuild, plan: HotPlan, artifacts?: readonly CargoArtifact[]): Promise<{ modules: HotModule[] }> {
-  const units = await readUnits(hot.unitsDir);
+export async function modulesFromUnits(
+  hot: HotBuild,
+  plan: HotPlan,
+  artifacts?: readonly CargoArtifact[],
+  read?: Map<string, UnitRecord>,
+): Promise<{ modules: HotModule[] }> {
+  const units = read ?? (await readUnits(hot.unitsDir));
   const entry = await entryRecord(units, plan, artifacts);
   if (!entry) throw new UserError(`no hot build of the entry \`${plan.entry}\` yet (no record in ${hot.unitsDir})`);
   const { modules, missing } = moduleGraph(units, entry, plan);
