@@ -5,6 +5,7 @@
  * Exit codes: 0 ok, 1 user error, 2 usage error, 70 internal error (EX_SOFTWARE,
  * from BSD sysexits.h).
  */
+import path from 'node:path';
 
 /** Base class: `exitCode` is what the process exits with; `message` is one line. */
 export class HotgenError extends Error {
@@ -76,11 +77,38 @@ export function tail(text: string, n = STDERR_TAIL_LINES): string {
 }
 
 /**
- * Formats any thrown value for the terminal. User errors become
+ * System errors that are the user's situation, not a hotgen bug (errno names from
+ * errno(3)), with what to tell them. A command that meets one mid-write has already
+ * undone its changes (generator/journal.ts).
+ */
+const USER_ERRNO: Record<string, [what: string, hint: string]> = {
+  ENOSPC: ['no space left on device', 'Free some space, then run the command again; nothing was left half-written.'],
+  EDQUOT: ['disk quota exceeded', 'Free some space, then run the command again; nothing was left half-written.'],
+  EROFS: ['read-only file system', 'Run hotgen where the workspace is writable.'],
+  EACCES: ['permission denied', 'Check the permissions of the file and its directory (ls -l).'],
+  EPERM: ['operation not permitted', 'Check the permissions and attributes of the file (ls -l, lsattr).'],
+  ENOTDIR: ['a component of the path is not a directory', 'Move the file that is in the way, then run the command again.'],
+  EISDIR: ['is a directory where hotgen expects a file', 'Move the directory that is in the way, then run the command again.'],
+  ELOOP: ['is a symlink where hotgen does not follow one', 'Replace the link with a regular file or directory.'],
+  ENAMETOOLONG: ['file name too long', 'Use a shorter path.'],
+};
+
+/** A Node system error (`code`, `path`) that {@link formatError} reports as the user's, or undefined. */
+export function userSystemError(err: unknown): UserError | undefined {
+  const e = err as NodeJS.ErrnoException;
+  const known = e && typeof e.code === 'string' ? USER_ERRNO[e.code] : undefined;
+  if (!known) return undefined;
+  const file = e.path ? path.relative(process.cwd(), e.path) || '.' : undefined;
+  return new UserError(`${known[0]} (${e.code}${e.syscall ? ` in ${e.syscall}` : ''})`, { file, hint: known[1], cause: err });
+}
+
+/**
+ * Formats any thrown value for the terminal. Errno errors of {@link USER_ERRNO} count as user errors. User errors become
  * `hotgen: <file>:<line>: <message>` plus an optional indented hint; anything else is
  * treated as an internal error with its stack and a report-this line.
  */
 export function formatError(err: unknown): { text: string; exitCode: number } {
+  err = userSystemError(err) ?? err;
   if (err instanceof UserError) {
     const where = err.opts.file ? `${err.opts.file}${err.opts.line ? `:${err.opts.line}` : ''}: ` : '';
     const hint = err.opts.hint ? '\n' + err.opts.hint.replace(/^/gm, '  ') : '';

@@ -14,6 +14,7 @@ import { UserError } from './errors.js';
 export async function atomicWrite(file: string, data: string | Uint8Array, mode?: number): Promise<void> {
   const dir = path.dirname(file);
   const tmp = path.join(dir, `.${path.basename(file)}.hotgen-${randomBytes(4).toString('hex')}.tmp`);
+  // TEMP_NAME below must match this name.
   let keepMode = mode ?? 0o644;
   try {
     keepMode = (await fs.stat(file)).mode & 0o7777;
@@ -34,6 +35,8 @@ export async function atomicWrite(file: string, data: string | Uint8Array, mode?
     await fs.rename(tmp, file);
   } catch (err) {
     await fs.rm(tmp, { force: true });
+    // A write on a descriptor fails without a path; the message must name the file.
+    (err as NodeJS.ErrnoException).path ??= file;
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') throw notWritable(file, err);
     throw err;
@@ -45,13 +48,28 @@ function notWritable(file: string, cause: unknown): UserError {
   return new UserError('is not writable (nothing was changed)', { file, cause, hint: 'Check the file and directory permissions.' });
 }
 
-async function fsyncDir(dir: string): Promise<void> {
+/** fsync(2) of a directory, so a rename or unlink in it survives a power loss. */
+export async function fsyncDir(dir: string): Promise<void> {
   const fh = await fs.open(dir, 'r');
   try {
     await fh.sync();
   } finally {
     await fh.close();
   }
+}
+
+/** The name of {@link atomicWrite}'s temp files (`.<name>.hotgen-<8 hex>.tmp`). */
+export const TEMP_NAME = /^\..+\.hotgen-[0-9a-f]{8}\.tmp$/;
+
+/**
+ * Removes what an {@link atomicWrite} killed between creating its temp file and the
+ * rename left in `dir`; a missing `dir` is fine.
+ * @returns the names removed.
+ */
+export async function sweepTemps(dir: string): Promise<string[]> {
+  const names = (await fs.readdir(dir).catch(() => [] as string[])).filter((n) => TEMP_NAME.test(n));
+  for (const n of names) await fs.rm(path.join(dir, n), { force: true });
+  return names;
 }
 
 /** The file's bytes, or `undefined` when it does not exist. */

@@ -14,3 +14,11 @@ export const CARGO_CONFIG_FILE = `${OWN_DIR}/cargo-config.toml`;
 export const TOOLCHAIN_FILE = `${OWN_DIR}/rust-toolchain.toml`;
 /** hotgen's local state (never committed): init's record, snapshots, the control socket. */
 export const STATE_DIR = '.hotgen';
+/** The workspace lock (flock(2)) held by `init`, `eject` and `dev`; common/lock.ts. */
+export const LOCK_FILE = `${STATE_DIR}/lock`;
+/** init's record of what it created, so `eject` can undo it exactly; generator/state.ts. */
+export const STATE_FILE = `${STATE_DIR}/init-state.json`;
+/** Originals of files an `init --force` replaced (or an older hotgen edited). */
+export const ORIGINALS_DIR = `${STATE_DIR}/originals`;
+/** The journal of the command in progress: before-images of every path it changes; generator/journal.ts. */
+export const JOURNAL_DIR = `${STATE_DIR}/journal`;

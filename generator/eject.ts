@@ -13,12 +13,15 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../common/errors.js';
-import { atomicWrite, exists, readIfExists, sha256 } from '../common/fsx.js';
-import { OWN_DIR } from '../common/layout.js';
+import { exists, sha256 } from '../common/fsx.js';
+import { readConfined } from '../common/confine.js';
+import { ORIGINALS_DIR, OWN_DIR } from '../common/layout.js';
+import { lockWorkspace, type WorkspaceLock } from '../common/lock.js';
 import { controlSocketPath, isListening } from '../common/session.js';
 import { isPristineWorkflow, WORKFLOW_FILE, WORKFLOW_HEADER } from './ci.js';
 import { LINKER_WRAPPER } from './env.js';
-import { assertWritable, readOriginal, readState, removeState, STATE_DIR, STATE_FILE } from './state.js';
+import { assertWritable, originalRel, readOriginal, readState, STATE_DIR, STATE_FILE } from './state.js';
+import { applyJournaled, recoverJournal, type FileOp } from './journal.js';
 
 /** What eject did. Paths are relative to the root. */
 export interface EjectResult {
@@ -37,18 +40,25 @@ export const EJECT_BACKUP_SUFFIX = '.hotgen-ejected';
 const ENV_BIN_DIR = path.posix.dirname(LINKER_WRAPPER);
 /** What `hotgen dev` leaves in `.hotgen/`: numbered snapshot dirs (loader/snapshot.ts) and its socket. */
 const SESSION_LEFTOVER = /^(gen-\d+|control\.sock)$/;
+/** Everything in `.hotgen/` a hotgen command may leave behind without a state file. */
+const OWN_LEFTOVER = /^(gen-\d+|control\.sock|lock|bin|originals)$/;
 
 /** Whether a `hotgen dev` session answers on the workspace's control socket. */
 export function devSessionRunning(root: string, timeoutMs = 2000): Promise<boolean> {
   return isListening(controlSocketPath(root), timeoutMs);
 }
 
+/** The nearest directory at or above `dir` that has a `.hotgen` entry (of any type: confine.ts judges it). */
 async function findStateRoot(dir: string): Promise<string> {
   for (let d = path.resolve(dir); ; d = path.dirname(d)) {
-    if (await exists(path.join(d, STATE_FILE))) return d;
+    if (await exists(path.join(d, STATE_DIR))) return d;
     if (d === path.dirname(d)) break;
   }
-  throw new UserError(`nothing to eject: no ${STATE_FILE} in ${dir} or above`, { hint: '`hotgen init` has not been run in this workspace.' });
+  throw nothingToEject(dir);
+}
+
+function nothingToEject(dir: string): UserError {
+  return new UserError(`nothing to eject: no ${STATE_FILE} in ${dir} or above`, { hint: '`hotgen init` has not been run in this workspace.' });
 }
 
 /**
@@ -60,33 +70,48 @@ async function findStateRoot(dir: string): Promise<string> {
  * Also removes `.hotgen/bin/` (`hotgen env`), `.github/workflows/hotgen.yml` when
  * `hotgen ci` wrote it and it is unedited (an edited one is kept, with a warning), past
  * sessions' snapshots, and `.hotgen/` itself unless something else is left in it
- * (kept, with a warning naming what).
- * @throws UserError when nothing was initialised, a `hotgen dev` session is running, or
- *   a file is not writable (nothing changed then); also when a saved original is
- *   missing or altered.
+ * (kept, with a warning naming what). It holds the workspace lock, first finishes an
+ * interrupted init or eject (generator/journal.ts), and makes its own changes as one
+ * journaled transaction. Run where only the leftovers of an eject that was killed after
+ * its commit remain, it removes them.
+ * @throws UserError when nothing was initialised, another hotgen command holds the lock
+ *   (a `hotgen dev` session), or a file is not writable (nothing changed then); also
+ *   when a saved original is missing or altered, or the state is corrupt.
  */
 export async function ejectWorkspace(dir: string): Promise<EjectResult> {
   const root = await findStateRoot(dir);
+  await using lock = await lockWorkspace(root, 'eject', { create: false });
+  if (!lock) throw nothingToEject(dir);
+  const res: EjectResult = { root, restored: [], removed: [], kept: [], warnings: [] };
+  const recovered = await recoverJournal(root);
+  if (recovered) res.warnings.push(`undid an interrupted hotgen ${recovered} first`);
   if (await devSessionRunning(root)) {
     throw new UserError(`a hotgen dev session is running in ${root}; stop it before ejecting (nothing was changed)`, {
       file: path.relative(root, controlSocketPath(root)),
       hint: 'Quit it (CTRL+\\ in its terminal), then run hotgen eject again.',
     });
   }
-  const state = (await readState(root))!;
-  const res: EjectResult = { root, restored: [], removed: [], kept: [], warnings: [] };
-  const writes: { rel: string; data: Buffer }[] = [];
+  const state = await readState(root);
+  const leftovers = (await fs.readdir(path.join(root, STATE_DIR))).filter((n) => SESSION_LEFTOVER.test(n)).map((n) => `${STATE_DIR}/${n}`);
+  if (!state) {
+    const all = await fs.readdir(path.join(root, STATE_DIR));
+    if (all.some((n) => !OWN_LEFTOVER.test(n))) throw nothingToEject(dir);
+    await finish(root, lock, [...leftovers, `${STATE_DIR}/bin`, ORIGINALS_DIR], res);
+    res.warnings.push(`no ${STATE_FILE}: removed what an interrupted hotgen command left in ${STATE_DIR}/`);
+    return res;
+  }
+  const writes: FileOp[] = [];
   const removals: string[] = [];
   for (const e of state.files) {
-    const cur = await readIfExists(path.join(root, e.path));
+    const cur = await readConfined(root, e.path);
     if (e.action === 'edited') {
       const orig = await readOriginal(root, e, sha256);
       if (cur && cur.equals(orig)) continue;
       if (cur && sha256(cur) !== e.writtenSha) {
-        writes.push({ rel: e.path + EJECT_BACKUP_SUFFIX, data: cur });
+        writes.push({ rel: e.path + EJECT_BACKUP_SUFFIX, after: cur });
         res.warnings.push(`${e.path} was changed after init; restored the original and kept your version as ${e.path}${EJECT_BACKUP_SUFFIX}`);
       }
-      writes.push({ rel: e.path, data: orig });
+      writes.push({ rel: e.path, after: orig });
       res.restored.push(e.path);
     } else if (cur) {
       if (sha256(cur) === e.writtenSha) {
@@ -98,7 +123,7 @@ export async function ejectWorkspace(dir: string): Promise<EjectResult> {
       }
     }
   }
-  const workflow = (await readIfExists(path.join(root, WORKFLOW_FILE)))?.toString('utf8');
+  const workflow = (await readConfined(root, WORKFLOW_FILE))?.toString('utf8');
   if (workflow !== undefined && isPristineWorkflow(workflow)) {
     removals.push(WORKFLOW_FILE);
     res.removed.push(WORKFLOW_FILE);
@@ -106,29 +131,39 @@ export async function ejectWorkspace(dir: string): Promise<EjectResult> {
     res.kept.push(WORKFLOW_FILE);
     res.warnings.push(`kept ${WORKFLOW_FILE}: you edited it after \`hotgen ci\` generated it`);
   }
-  const dirRemovals: string[] = [];
+  const dirRemovals = [...leftovers];
   if (await exists(path.join(root, ENV_BIN_DIR))) {
     dirRemovals.push(ENV_BIN_DIR);
     res.removed.push(`${ENV_BIN_DIR}/`);
   }
-  const leftovers = (await fs.readdir(path.join(root, STATE_DIR))).filter((n) => SESSION_LEFTOVER.test(n));
-  for (const n of leftovers) dirRemovals.push(`${STATE_DIR}/${n}`);
-
-  for (const rel of [...writes.map((w) => w.rel), ...removals, ...dirRemovals, STATE_FILE]) await assertWritable(root, rel, 'Check its permissions (ls -l, lsattr) and run hotgen eject again.');
-  for (const w of writes) await atomicWrite(path.join(root, w.rel), w.data);
-  for (const rel of removals) await fs.rm(path.join(root, rel), { force: true });
-  for (const rel of dirRemovals) await fs.rm(path.join(root, rel), { recursive: true, force: true });
+  const stateOps: FileOp[] = [...state.files.filter((e) => e.action === 'edited').map((e) => ({ rel: originalRel(e.path) })), { rel: STATE_FILE }];
+  const ops: FileOp[] = [...writes, ...removals.map((rel) => ({ rel })), ...stateOps];
+  for (const rel of [...ops.map((o) => o.rel), ...dirRemovals]) await assertWritable(root, rel, 'Check its permissions (ls -l, lsattr) and run hotgen eject again.');
   // The workflow's directories go only with the workflow, and only when that leaves them empty.
   const workflowDirs = removals.includes(WORKFLOW_FILE) ? [path.posix.dirname(WORKFLOW_FILE), '.github'] : [];
   // hotgen's own directory goes once it is empty, even when init did not record creating it.
   const ownDir = removals.some((r) => r.startsWith(`${OWN_DIR}/`)) && !state.dirs.includes(OWN_DIR) ? [OWN_DIR] : [];
-  for (const d of [...state.dirs, ...ownDir, ...workflowDirs]) await fs.rmdir(path.join(root, d)).catch(() => undefined);
-  await removeState(root);
-  const left = await fs.readdir(path.join(root, STATE_DIR)).catch(() => undefined);
-  if (left) {
-    res.kept.push(`${STATE_DIR}/`);
-    res.warnings.push(`kept ${STATE_DIR}/: it still holds ${left.sort().join(', ')}, which hotgen did not create`);
-  } else res.removed.push(`${STATE_DIR}/`);
+  await applyJournaled(root, 'eject', ops, async () => {
+    for (const d of [...state.dirs, ...ownDir, ...workflowDirs]) await fs.rmdir(path.join(root, d)).catch(() => undefined);
+  });
+  await finish(root, lock, [...dirRemovals, ORIGINALS_DIR], res);
   return res;
 }
 
+/**
+ * After the commit: removes regenerable leftovers (`rels`, recursively), then `.hotgen/`
+ * itself (lock last) when nothing else is in it. A kill in here leaves only such
+ * leftovers, which the next eject removes.
+ */
+async function finish(root: string, lock: WorkspaceLock, rels: string[], res: EjectResult): Promise<void> {
+  for (const rel of rels) await fs.rm(path.join(root, rel), { recursive: true, force: true });
+  await lock.unlinkAndRelease();
+  const left = await fs.readdir(path.join(root, STATE_DIR));
+  if (left.length) {
+    res.kept.push(`${STATE_DIR}/`);
+    res.warnings.push(`kept ${STATE_DIR}/: it still holds ${left.sort().join(', ')}, which hotgen did not create`);
+    return;
+  }
+  await fs.rmdir(path.join(root, STATE_DIR)).catch(() => undefined);
+  res.removed.push(`${STATE_DIR}/`);
+}

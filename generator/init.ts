@@ -9,15 +9,20 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { atomicWrite, exists, readIfExists, sha256 } from '../common/fsx.js';
+import { exists, readIfExists, sha256 } from '../common/fsx.js';
+import { readConfined } from '../common/confine.js';
+import { UserError } from '../common/errors.js';
+import { JOURNAL_DIR } from '../common/layout.js';
+import { lockWorkspace } from '../common/lock.js';
 import type { HotPlan, Linker, WorkspaceGraph } from '../common/types.js';
 import { unifiedDiff } from './diff.js';
 import { buildPlan, resolveSettings, type PlanSettings } from './plan.js';
-import { PLAN_FILE, readPin, readSettings, renderPlanYaml } from './plan-file.js';
+import { parseSettings, PLAN_FILE, readPin, renderPlanYaml } from './plan-file.js';
 import { renderFiles, type RenderedKind, type RenderOptions, type RenderResult } from './render.js';
 import { gitDepsNote, lockedGitDeps } from './render-impl.js';
 import { applyRenderPolicy, isLegacyEdit } from './init-policy.js';
-import { assertWritable, emptyState, originalFile, ORIGINALS_DIR, readOriginal, readState, serializeState, STATE_DIR, STATE_FILE, type InitState } from './state.js';
+import { assertWritable, emptyState, originalRel, ORIGINALS_DIR, readOriginal, readState, serializeState, STATE_FILE, type InitState } from './state.js';
+import { applyJournaled, journalPending, recoverJournal, type FileOp } from './journal.js';
 import { EJECT_BACKUP_SUFFIX } from './eject.js';
 import { loadWorkspace } from './workspace.js';
 
@@ -80,10 +85,26 @@ export type Renderer = (plan: HotPlan, graph: WorkspaceGraph, opts: RenderOption
 export async function initWorkspace(dir: string, opts: InitOptions, render: Renderer = renderFiles): Promise<InitResult> {
   const graph = await loadWorkspace(dir);
   const root = graph.root;
+  const lock = await lockWorkspace(root, 'init', { create: !opts.dryRun });
+  try {
+    if (opts.dryRun && (await journalPending(root))) {
+      throw new UserError('an interrupted hotgen command left its journal; run `hotgen init` without --dry-run (or `hotgen eject`) to finish it first', { file: JOURNAL_DIR });
+    }
+    const recovered = opts.dryRun ? undefined : await recoverJournal(root);
+    const result = await initLocked(graph, opts, render);
+    if (recovered) result.warnings.unshift(`undid an interrupted hotgen ${recovered} first`);
+    return result;
+  } finally {
+    await lock?.release();
+  }
+}
+
+async function initLocked(graph: WorkspaceGraph, opts: InitOptions, render: Renderer): Promise<InitResult> {
+  const root = graph.root;
   const state = (await readState(root)) ?? emptyState();
   const stateEntry = (rel: string) => state.files.find((f) => f.path === rel);
   const planPath = path.join(root, PLAN_FILE);
-  const planText = (await readIfExists(planPath))?.toString('utf8');
+  const planText = (await readConfined(root, PLAN_FILE))?.toString('utf8');
   const flags: Partial<PlanSettings> = {
     entry: opts.entry,
     frozen: opts.frozen,
@@ -93,14 +114,15 @@ export async function initWorkspace(dir: string, opts: InitOptions, render: Rend
     profile: opts.profile,
     channel: opts.channel,
   };
-  const fileSettings = planText !== undefined ? readSettings(planText, planPath) : {};
+  const fromFile = planText !== undefined ? parseSettings(planText, planPath) : { settings: {}, warnings: [] };
+  const fileSettings = fromFile.settings;
   const pin = await readPin(root);
   if (pin) fileSettings.toolchain = pin;
   const settings = await resolveSettings(fileSettings, flags);
   const { plan, notes } = buildPlan(graph, settings);
-  const warnings: string[] = [];
+  const warnings: string[] = [...fromFile.warnings];
   const read = async (rel: string) => {
-    if (!current.has(rel)) current.set(rel, await readIfExists(path.join(root, rel)));
+    if (!current.has(rel)) current.set(rel, await readConfined(root, rel));
     return current.get(rel);
   };
   const current = new Map<string, Buffer | undefined>();
@@ -162,7 +184,7 @@ export async function initWorkspace(dir: string, opts: InitOptions, render: Rend
     if (w.after === undefined ? !before : before?.equals(Buffer.from(w.after))) continue;
     changes.push({ ...w, before });
   }
-  const gitignore = await read('.gitignore');
+  const gitignore = await readIfExists(path.join(root, '.gitignore'));
   if (gitignore && !/^\/?\.hotgen\/?\s*$/m.test(gitignore.toString('utf8'))) notes.push('Add `.hotgen/` to .gitignore: it holds hotgen\'s state and build snapshots.');
   const result: InitResult = { root, plan, changes, notes, warnings };
   if (opts.dryRun) {
@@ -173,20 +195,28 @@ export async function initWorkspace(dir: string, opts: InitOptions, render: Rend
 
   const newState = await nextState(root, state, changes);
   for (const e of newState.files) if (adopt.has(e.path)) e.writtenSha = sha256((await read(e.path))!);
-  await preflight(root, changes);
-  await writeAll(root, state, newState, changes);
-  for (const c of changes) if (c.kind === 'restore') await removeOriginal(root, c.rel);
+  const ops: FileOp[] = [];
+  for (const c of changes) {
+    // A file init replaces (--force) keeps its original bytes, for eject.
+    if (c.before && c.kind !== 'restore' && c.kind !== 'backup' && !stateEntry(c.rel)) ops.push({ rel: originalRel(c.rel), after: c.before });
+  }
+  for (const c of changes) ops.push({ rel: c.rel, after: c.after });
+  for (const c of changes) if (c.kind === 'restore') ops.push({ rel: originalRel(c.rel) });
+  const stateText = serializeState(newState);
+  if ((await read(STATE_FILE))?.toString('utf8') !== stateText) ops.push({ rel: STATE_FILE, after: stateText });
+  for (const op of ops) await assertWritable(root, op.rel, 'Check its permissions (ls -l, lsattr) and run hotgen init again.');
+  await applyJournaled(root, 'init', ops, () => removeEmptyDirs(root, ORIGINALS_DIR));
   return result;
 }
 
-/** Removes the saved original of `rel` and the directories under ORIGINALS_DIR it leaves empty. */
-async function removeOriginal(root: string, rel: string): Promise<void> {
-  const file = originalFile(root, rel);
-  await fs.rm(file, { force: true });
-  const top = path.join(root, ORIGINALS_DIR);
-  for (let d = path.dirname(file); d.startsWith(top); d = path.dirname(d)) {
-    if (!(await fs.rmdir(d).then(() => true, () => false))) break;
-  }
+/** Removes the directories under `top` (and `top`) that are empty, deepest first. */
+async function removeEmptyDirs(root: string, top: string): Promise<void> {
+  const walk = async (abs: string): Promise<void> => {
+    const ents = await fs.readdir(abs, { withFileTypes: true }).catch(() => []);
+    for (const e of ents) if (e.isDirectory()) await walk(path.join(abs, e.name));
+    await fs.rmdir(abs).catch(() => undefined);
+  };
+  await walk(path.join(root, top));
 }
 
 async function nextState(root: string, state: InitState, changes: FileChange[]): Promise<InitState> {
@@ -210,47 +240,4 @@ async function nextState(root: string, state: InitState, changes: FileChange[]):
   }
   next.dirs.sort((a, b) => b.split('/').length - a.split('/').length || (a < b ? -1 : 1));
   return next;
-}
-
-/** Refuses before the first write when any file to write (or its directory) is not writable. */
-async function preflight(root: string, changes: FileChange[]): Promise<void> {
-  for (const rel of [...changes.map((c) => c.rel), STATE_FILE]) {
-    await assertWritable(root, rel, 'Check its permissions (ls -l, lsattr) and run hotgen init again.');
-  }
-}
-
-/** Writes originals, then the files, then the state; on a failure undoes what it wrote. */
-async function writeAll(root: string, oldState: InitState, state: InitState, changes: FileChange[]): Promise<void> {
-  const done: FileChange[] = [];
-  const savedOriginals: string[] = [];
-  try {
-    for (const c of changes) {
-      if (!c.before || c.kind === 'restore' || c.kind === 'backup' || oldState.files.some((f) => f.path === c.rel)) continue;
-      const orig = originalFile(root, c.rel);
-      await fs.mkdir(path.dirname(orig), { recursive: true });
-      await atomicWrite(orig, c.before);
-      savedOriginals.push(orig);
-    }
-    for (const c of changes) {
-      if (c.after === undefined) await fs.rm(path.join(root, c.rel), { force: true });
-      else await atomicWrite(path.join(root, c.rel), c.after);
-      done.push(c);
-    }
-    const text = serializeState(state);
-    const old = await readIfExists(path.join(root, STATE_FILE));
-    if (!old || old.toString('utf8') !== text) await atomicWrite(path.join(root, STATE_FILE), text);
-  } catch (err) {
-    for (const c of done.reverse()) {
-      const abs = path.join(root, c.rel);
-      await (c.before ? atomicWrite(abs, c.before) : fs.rm(abs, { force: true })).catch(() => undefined);
-    }
-    for (const o of savedOriginals) {
-      await fs.rm(o, { force: true }).catch(() => undefined);
-      for (let d = path.dirname(o); d.startsWith(path.join(root, STATE_DIR)); d = path.dirname(d)) {
-        if (!(await fs.rmdir(d).then(() => true, () => false))) break;
-      }
-    }
-    for (const d of state.dirs) if (!oldState.dirs.includes(d)) await fs.rmdir(path.join(root, d)).catch(() => undefined);
-    throw err;
-  }
 }

@@ -10,6 +10,7 @@ import { sha256 } from '../common/fsx.js';
 import { UserError } from '../common/errors.js';
 import type { ModuleRole } from '../common/types.js';
 import { STATE_DIR } from '../common/layout.js';
+import { ensureOwnDir } from '../common/confine.js';
 
 /** Identity of one output file: stat fields plus the hash of its bytes. */
 export interface FileState {
@@ -27,12 +28,11 @@ export function hotgenDir(root: string): string {
 /**
  * Creates `<root>/.hotgen` with mode 0700 (also fixing the mode of an existing one),
  * so the control socket and snapshots are reachable by the owner only.
+ * @throws UserError when it is a symlink, not a directory, or another user's (common/confine.ts).
  */
 export async function ensureHotgenDir(root: string): Promise<string> {
-  const dir = hotgenDir(root);
-  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
-  await fs.chmod(dir, 0o700);
-  return dir;
+  await ensureOwnDir(root, STATE_DIR);
+  return hotgenDir(root);
 }
 
 /**

@@ -1,5 +1,5 @@
 /** Test fixtures built from inline file trees. */
-import { mkdtemp, mkdir, readFile, readdir, writeFile, rm } from 'node:fs/promises';
+import { mkdtemp, mkdir, readFile, readdir, readlink, writeFile, rm } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
@@ -27,14 +27,15 @@ export async function tempDir(label: string): Promise<{ path: string } & AsyncDi
   };
 }
 
-/** SHA-256 of every file under `dir` (relative path → hex), skipping `skip` dir names. */
+/** SHA-256 of every file under `dir` (relative path → hex; a symlink → `symlink:<target>`, not followed), skipping `skip` dir names. */
 export async function hashTree(dir: string, skip: string[] = ['target', '.hotgen', 'node_modules']): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   async function walk(rel: string): Promise<void> {
     for (const ent of await readdir(path.join(dir, rel), { withFileTypes: true })) {
       if (skip.includes(ent.name)) continue;
       const r = path.join(rel, ent.name);
-      if (ent.isDirectory()) await walk(r);
+      if (ent.isSymbolicLink()) out[r] = `symlink:${await readlink(path.join(dir, r))}`;
+      else if (ent.isDirectory()) await walk(r);
       else out[r] = createHash('sha256').update(await readFile(path.join(dir, r))).digest('hex');
     }
   }
