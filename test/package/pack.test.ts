@@ -116,6 +116,49 @@ describe.skipIf(skip)('npm pack and a global install into an empty prefix', () =
     expect(wrappers).toHaveLength(1);
   });
 
+  it.skipIf(skipUnless(tools.cargo()))("the library API: `import { init, doctor, eject } from 'hotgen'` runs and type-checks against the installed declarations", async () => {
+    const consumer = path.join(tmp.path, 'consumer');
+    const ws = path.join(tmp.path, 'api-ws');
+    await writeTree(ws, {
+      'Cargo.toml': '[package]\nname = "solo"\nversion = "0.1.0"\nedition = "2021"\n\n[lib]\n',
+      'src/lib.rs': 'pub fn one() -> i32 {\n    1\n}\n',
+    });
+    const script = `import { init, doctor, eject, UserError } from 'hotgen';
+      import type { InitResult, CheckResult, EjectResult } from 'hotgen';
+      const ws: string = ${JSON.stringify(ws)};
+      const r: InitResult = await init(ws, { channel: 'stable' });
+      const checks: CheckResult[] = await doctor(ws);
+      const e: EjectResult = await eject(ws);
+      let refused = '';
+      try { await eject(ws); } catch (err) { if (err instanceof UserError) refused = err.message; }
+      console.log(JSON.stringify({ entry: r.plan.entry, changed: r.changes.map((c) => c.rel).sort(), files: checks.find((c) => c.id === 'files')?.status, removed: e.removed.length, refused }));
+    `;
+    await writeTree(consumer, {
+      'package.json': JSON.stringify({ name: 'consumer', type: 'module', private: true }),
+      'main.ts': script,
+      'tsconfig.json': JSON.stringify({ compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true, types: ['node'], typeRoots: [path.join(REPO, 'node_modules', '@types')] }, files: ['main.ts'] }),
+    });
+    await mkdir(path.join(consumer, 'node_modules'));
+    await symlink(path.join(prefix, 'lib', 'node_modules', 'hotgen'), path.join(consumer, 'node_modules', 'hotgen'));
+    const tsc = await run(process.execPath, [path.join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', consumer], { cwd: consumer, env, allowFailure: true });
+    expect(tsc.stdout + tsc.stderr).toBe('');
+    expect(tsc.code).toBe(0);
+    // The same module as plain JavaScript (types stripped by hand: two annotations and one import).
+    const js = script.replace(/^\s*import type .*$/m, '').replace(/: (string|InitResult|CheckResult\[\]|EjectResult) =/g, ' =');
+    await writeTree(consumer, { 'main.mjs': js });
+    const r = await run(process.execPath, ['main.mjs'], { cwd: consumer, env, allowFailure: true });
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toEqual({
+      entry: 'solo',
+      changed: ['.envrc', 'flake.nix', 'hotgen.yaml', 'hotgen/cargo-config.toml', 'hotgen/rust-toolchain.toml', 'src/hotgen_entry.rs'],
+      files: 'ok',
+      removed: 7,
+      refused: expect.stringMatching(/^nothing to eject/),
+    });
+    expect(files.some((f) => f.startsWith('dist/bench/')), 'the benchmark is not shipped').toBe(false);
+    expect(files).toContain('dist/index.d.ts');
+  });
+
   // `hotgen demo` (cli/demo.ts) is the lead's; the check runs once it exists.
   it.skipIf(!existsSync(path.join(REPO, 'cli', 'demo.ts')))('hotgen demo runs from the prefix', async () => {
     const cwd = path.join(tmp.path, 'demo-cwd');
