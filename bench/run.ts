@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --only init,scale,memory,serving,availability]`:
+ * `npm run bench [-- --quick] [-- --only startup,init,scale,memory,serving,availability]`:
  * runs the benchmarks, writes `bench/results/<YYYY-MM-DD>.json` (merged by figure id
  * with a file of the same day, so `--only` runs add up), renders the SVG charts next to
  * it and prints the markdown table. Goals are reported as met / missed and never fail
@@ -19,6 +19,7 @@ import { apiSwapFigures, buildFigures, charts, editFigure, initFigures, swapFigu
 import { availabilityRoundFigures, memoryRoundFigures } from './rounds-figures.js';
 import { buildFloor, runFloor } from './floor.js';
 import { measureInit } from './init-bench.js';
+import { measureStartup, startupFigures } from './startup.js';
 import { measureBuildModels } from './buildmodel.js';
 import { prepareHotWorkspace } from './hotws.js';
 import { repoRoot, scratchDir } from './paths.js';
@@ -27,7 +28,7 @@ import { markdownTable, type Figure } from './stats.js';
 import { measureMemoryRounds, measureSwap, type HostTimings } from './swap.js';
 
 /** Benchmark names for `--only`. */
-export const BENCHES = ['init', 'scale', 'memory', 'serving', 'availability', 'buildmodel'] as const;
+export const BENCHES = ['startup', 'init', 'scale', 'memory', 'serving', 'availability', 'buildmodel'] as const;
 /** Run only when named in `--only` (issue 8's old-vs-new build model comparison; not in the time budgets). */
 const OPT_IN: readonly string[] = ['buildmodel'];
 type Bench = (typeof BENCHES)[number];
@@ -118,6 +119,13 @@ async function runBenches(cfg: RunConfig, only: Set<Bench>, log: (s: string) => 
   };
   const linker: Linker = (await linkerAvailable('mold')) ? 'mold' : 'default';
 
+  if (only.has('startup')) {
+    await attempt('start-up of light commands', async () => {
+      const m = await measureStartup(path.join(scratch, 'startup'), cfg.runs * 2);
+      raw.startup = m;
+      figures.push(...startupFigures(m));
+    });
+  }
   if (only.has('init')) {
     for (const n of cfg.initSizes) {
       await attempt(`init ${n} crates`, async () => {
