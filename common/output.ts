@@ -25,8 +25,6 @@ export interface OutputEvent {
  * write human text, to stderr.
  */
 export class Output {
-  /** Colour on stdout (never in JSON mode). */
-  readonly color: boolean;
   /** Colour on stderr. */
   readonly stderrColor: boolean;
   constructor(
@@ -35,7 +33,6 @@ export class Output {
     private readonly stdout: NodeJS.WritableStream = process.stdout,
     private readonly stderr: NodeJS.WritableStream = process.stderr,
   ) {
-    this.color = !json && colorAllowed(stdout as { isTTY?: boolean });
     this.stderrColor = colorAllowed(stderr as { isTTY?: boolean });
   }
 
@@ -59,10 +56,5 @@ export class Output {
   emit(ev: OutputEvent, human?: string): void {
     if (this.json) this.stdout.write(JSON.stringify(ev) + '\n');
     else if (human !== undefined) this.info(human);
-  }
-
-  /** Wraps text for stdout in an ANSI SGR code when colour is on there. */
-  paint(code: string, text: string): string {
-    return this.color ? `\x1b[${code}m${text}\x1b[0m` : text;
   }
 }

@@ -10,7 +10,6 @@ export function unifiedDiff(rel: string, before: string | undefined, after: stri
   if (before === after) return '';
   const from = before === undefined ? '/dev/null' : `a/${rel}`;
   const to = after === undefined ? '/dev/null' : `b/${rel}`;
-  return createTwoFilesPatch(from, to, before ?? '', after ?? '', undefined, undefined, { context: 3 })
-    .replace(/^=+\n/, '')
-    .replace(/^Index: .*\n/, '');
+  // jsdiff puts a row of `=` above the `---` line; git's format has none.
+  return createTwoFilesPatch(from, to, before ?? '', after ?? '', undefined, undefined, { context: 3 }).replace(/^=+\n/, '');
 }

@@ -4,7 +4,7 @@
  * cause from the ELF dynamic sections (DF_1_NODELETE, a DT_NEEDED from a module that
  * stays loaded). Runs on the host's main thread; it never calls module code.
  */
-import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ModuleSpec, HostFaultCause } from './protocol.js';
 import { RTLD_GLOBAL, RTLD_LAZY, RTLD_LOCAL, isMapped, lastDlError, libc, type Pointer } from './dl.js';
@@ -169,61 +169,3 @@ export function readDynamic(file: string): DynamicInfo | undefined {
   };
 }
 
-const SHT_DYNSYM = 11;
-
-/**
- * Which of `names` the 64-bit little-endian ELF object `file` defines in its dynamic
- * symbol table (`.dynsym`, found through the section headers; System V gABI layout).
- * Reads only the headers and the two tables, runs no code, and needs no native
- * module, so the supervisor can check a new entry snapshot (`hotgen_main`,
- * `hotgen_abi_version`) before it asks for a reload. Undefined when the file is not
- * such an ELF object or has no `.dynsym`.
- */
-export function definedDynamicSymbols(file: string, names: string[]): Set<string> | undefined {
-  let fd: number;
-  try {
-    fd = openSync(file, 'r');
-  } catch {
-    return undefined;
-  }
-  try {
-    const read = (offset: number, length: number): Buffer => {
-      const buf = Buffer.alloc(length);
-      const n = readSync(fd, buf, 0, length, offset);
-      return buf.subarray(0, n);
-    };
-    const h = read(0, 64);
-    if (h.length < 64 || h.readUInt32BE(0) !== 0x7f454c46 || h[4] !== 2 || h[5] !== 1) return undefined;
-    const shoff = Number(h.readBigUInt64LE(0x28));
-    const shentsize = h.readUInt16LE(0x3a);
-    const shnum = h.readUInt16LE(0x3c);
-    const sh = read(shoff, shentsize * shnum);
-    const section = (i: number) => ({
-      type: sh.readUInt32LE(i * shentsize + 4),
-      offset: Number(sh.readBigUInt64LE(i * shentsize + 0x18)),
-      size: Number(sh.readBigUInt64LE(i * shentsize + 0x20)),
-      link: sh.readUInt32LE(i * shentsize + 0x28),
-    });
-    let dynsym: ReturnType<typeof section> | undefined;
-    for (let i = 0; i < shnum && (i + 1) * shentsize <= sh.length; i++) {
-      if (section(i).type === SHT_DYNSYM) dynsym = section(i);
-    }
-    if (!dynsym || dynsym.link >= shnum) return undefined;
-    const strs = section(dynsym.link);
-    const syms = read(dynsym.offset, dynsym.size);
-    const str = read(strs.offset, strs.size);
-    const wanted = new Set(names);
-    const found = new Set<string>();
-    for (let p = 0; p + 24 <= syms.length; p += 24) {
-      const shndx = syms.readUInt16LE(p + 6);
-      if (shndx === 0) continue; // undefined: imported, not exported
-      const start = syms.readUInt32LE(p);
-      const end = str.indexOf(0, start);
-      const name = str.toString('latin1', start, end < 0 ? str.length : end);
-      if (wanted.has(name)) found.add(name);
-    }
-    return found;
-  } finally {
-    closeSync(fd);
-  }
-}

@@ -98,7 +98,6 @@ describe('Output colour', () => {
     o.warn('careful');
     o.debug('details');
     expect(out.text()).toBe('{"event":"eject","restored":[]}\n');
-    expect(o.color).toBe(false);
     expect(err.text()).toContain('careful');
     expect(err.text()).toContain('details\n');
   });

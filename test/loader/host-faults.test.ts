@@ -10,7 +10,7 @@ import { skipUnless, tools } from '../helpers/tools.js';
 import { tempDir } from '../helpers/tree.js';
 import { ensureHostBuilt, missingRegistryCrate, nightlyLibDir, prepareFixture } from './fixtures/workspace.js';
 import { launchHost, waitForLine } from './fixtures/host-driver.js';
-import { definedDynamicSymbols, readDynamic } from '../../loader/modules.js';
+import { readDynamic } from '../../loader/modules.js';
 
 describe.skipIf(skipUnless(tools.nightly(), missingRegistryCrate()))('host: faults become clear messages', () => {
   let dir: Awaited<ReturnType<typeof tempDir>>;
@@ -38,16 +38,6 @@ describe.skipIf(skipUnless(tools.nightly(), missingRegistryCrate()))('host: faul
     const app2 = readDynamic(path.join(build, 'libapp2.so'))!;
     expect(app2).toMatchObject({ soname: expect.stringMatching(/^libapp2-[0-9a-f]{16}\.so$/), nodelete: false });
     expect(app2.needed).toContain(sticky.soname);
-  });
-
-  it('finds the entry ABI symbols in .dynsym without loading the object', () => {
-    const abi = ['hotgen_main', 'hotgen_abi_version'];
-    expect(definedDynamicSymbols(path.join(build, 'libapp.so'), abi)).toEqual(new Set(abi));
-    expect(definedDynamicSymbols(path.join(build, 'libnoabi.so'), abi)).toEqual(new Set());
-    expect(definedDynamicSymbols(path.join(build, 'libmid.so'), abi)).toEqual(new Set());
-    // The shim imports poll from libc: listed in .dynsym, but undefined there.
-    expect(definedDynamicSymbols(path.join(build, 'libapp.so'), ['poll'])).toEqual(new Set());
-    expect(definedDynamicSymbols(path.join(build, 'nope.so'), abi)).toBeUndefined();
   });
 
   it('names a module linked with -z nodelete that stays mapped, then still exits cleanly', async () => {
