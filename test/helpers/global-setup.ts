@@ -10,6 +10,7 @@ import path from 'node:path';
 
 const repo = path.resolve(import.meta.dirname, '../..');
 const SOURCE_DIRS = ['cli', 'common', 'generator', 'loader', 'bench'];
+const SOURCE_FILES = ['index.ts'];
 
 function newestSource(dir: string): number {
   let newest = 0;
@@ -23,7 +24,7 @@ function newestSource(dir: string): number {
 
 export default function setup(): void {
   const built = statSync(path.join(repo, 'dist/cli/hotgen.js'), { throwIfNoEntry: false })?.mtimeMs ?? 0;
-  const newest = Math.max(...SOURCE_DIRS.map((d) => newestSource(path.join(repo, d))));
+  const newest = Math.max(...SOURCE_DIRS.map((d) => newestSource(path.join(repo, d))), ...SOURCE_FILES.map((f) => statSync(path.join(repo, f)).mtimeMs));
   if (built >= newest) return;
   execFileSync(process.execPath, [path.join(repo, 'node_modules/typescript/bin/tsc'), '-p', repo], { stdio: 'inherit' });
 }
