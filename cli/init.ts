@@ -1,5 +1,6 @@
 /** `hotgen init`: make the workspace hot-reloadable (thin wrapper over generator/init.ts). */
 import { UsageError } from '../common/errors.js';
+import { escapeControls } from '../common/plan-rules.js';
 import type { Linker } from '../common/types.js';
 import { initWorkspace, type FileChange, type InitOptions, type InitResult } from '../generator/init.js';
 import type { CommandContext, CommandSpec, Flags } from './command.js';
@@ -33,7 +34,7 @@ function summary(ctx: CommandContext, r: InitResult): void {
   ctx.out.info(`excluded:   ${byRole('excluded').join(', ') || '-'}`);
   ctx.out.info(`profile ${r.plan.profile}, toolchain ${r.plan.toolchain}, linker ${r.plan.linker}`);
   if (r.changes.length === 0) ctx.out.info('nothing to change: the workspace is already initialised');
-  else ctx.out.info(r.changes.map((c) => `${changeVerb(c)} ${c.rel}`).join('\n'));
+  else ctx.out.info(r.changes.map((c) => `${changeVerb(c)} ${escapeControls(c.rel)}`).join('\n'));
 }
 
 export default {

@@ -12,8 +12,11 @@ import path from 'node:path';
 import { UserError } from '../common/errors.js';
 import { atomicWrite, readIfExists, sha256 } from '../common/fsx.js';
 import { CARGO_CONFIG_FILE } from '../common/layout.js';
+import { checkProfileName } from '../common/plan-rules.js';
+import { PLAN_FILE } from '../common/layout.js';
 import { readPlan } from './plan-file.js';
 import { renderTemplate } from './render-impl.js';
+import { shellWord } from './escape.js';
 
 /** Where the workflow goes, relative to the workspace root. */
 export const WORKFLOW_FILE = '.github/workflows/hotgen.yml';
@@ -58,13 +61,20 @@ export interface CiOptions {
 }
 
 /**
- * The workflow text for a workspace whose plan uses Cargo profile `profile`.
- * @throws UserError for a profile name that is not a plain Cargo profile name.
+ * The workflow text for a workspace whose plan uses Cargo profile `profile`. Values
+ * reach the YAML as escaped scalars (`yamlstr`) and the shell as quoted words.
+ * @throws UserError for a profile name Cargo's rule refuses (common/plan-rules.ts).
  */
 export function renderWorkflow(profile: string, arch: readonly CiArch[] = ['x86_64']): string {
-  if (!/^[A-Za-z0-9_-]+$/.test(profile)) throw new UserError(`profile name \`${profile}\` is not a valid Cargo profile name`, { file: 'hotgen.yaml' });
-  const systems = ciSystems(arch).map((system) => ({ id: system, system, runner: RUNNERS[system.split('-')[0] as CiArch] }));
-  const body = renderTemplate('github-workflow.yml.hbs', { profile, systems, configFile: CARGO_CONFIG_FILE });
+  checkProfileName(profile, { file: PLAN_FILE });
+  const systems = ciSystems(arch).map((system) => ({ id: system, system, runner: RUNNERS[system.split('-')[0] as CiArch], name: `${profile} profile (${system})` }));
+  const body = renderTemplate('github-workflow.yml.hbs', {
+    profile,
+    systems,
+    configFile: CARGO_CONFIG_FILE,
+    buildStep: `Build the ${profile} profile in the dev shell`,
+    buildRun: `nix develop --command cargo build --config ${shellWord(CARGO_CONFIG_FILE)} --profile ${shellWord(profile)}`,
+  });
   return `${WORKFLOW_HEADER} (hotgen-sha256: ${sha256(body)})\n${body}`;
 }
 

@@ -9,7 +9,7 @@ import { UserError } from '../common/errors.js';
 import { atomicWrite, readIfExists } from '../common/fsx.js';
 import { TOOLCHAIN_FILE } from '../common/layout.js';
 import type { HotPlan } from '../common/types.js';
-import { shellWord } from './render-impl.js';
+import { shellWord } from './escape.js';
 import {
   cargoTargetDir,
   findOnPath,

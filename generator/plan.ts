@@ -6,7 +6,8 @@
 import path from 'node:path';
 import { UserError } from '../common/errors.js';
 import { run } from '../common/exec.js';
-import type { CrateNode, HotPlan, Linker, PlannedCrate, Role, WorkspaceGraph } from '../common/types.js';
+import { checkChannel, checkLinker, checkProfileName, LINKERS, parseListenAddress, shown, STOP_TIMEOUT_MS } from '../common/plan-rules.js';
+import type { CrateNode, HotPlan, PlannedCrate, Role, WorkspaceGraph } from '../common/types.js';
 
 export { readPlan, PLAN_FILE } from './plan-file.js';
 import type { PlanSettings } from './plan-file.js';
@@ -17,29 +18,26 @@ export const DEFAULT_NIGHTLY = 'nightly-2026-05-19';
 /** Stable version pinned with `--channel stable` when `rustc +stable --version` cannot be run. */
 export const FALLBACK_STABLE = '1.95.0';
 /** Default bound on a generation's stop (ms). */
-export const DEFAULT_STOP_TIMEOUT_MS = 5000;
+export const DEFAULT_STOP_TIMEOUT_MS = STOP_TIMEOUT_MS.default;
 /** Linkers `--linker` accepts. */
-export const LINKERS: readonly Linker[] = ['mold', 'lld', 'gold', 'default'];
+export { LINKERS };
 
 /**
- * Merges settings: `flags` (command line) over `file` (hotgen.yaml) over defaults.
+ * Merges settings: `flags` (command line) over `file` (hotgen.yaml, already checked by
+ * parseSettings) over defaults, checking each value by its rule (common/plan-rules.ts).
  * The toolchain from the file is kept only while the channel stays the same.
- * @throws UserError for an unknown linker or channel, or a malformed listen address.
+ * @throws UserError for an unknown linker or channel, a malformed listen address or a
+ *   profile name Cargo's rule refuses.
  */
 export async function resolveSettings(file: Partial<PlanSettings>, flags: Partial<PlanSettings>): Promise<PlanSettings> {
   const pick = <K extends keyof PlanSettings>(k: K): PlanSettings[K] | undefined => (flags[k] !== undefined ? flags[k] : file[k]);
-  const linker = pick('linker') ?? 'mold';
-  if (!LINKERS.includes(linker)) throw new UserError(`unknown linker \`${linker}\` (expected one of ${LINKERS.join(', ')})`);
-  const channel = pick('channel') ?? 'nightly';
-  if (channel !== 'nightly' && channel !== 'stable') throw new UserError(`unknown channel \`${channel}\` (expected nightly or stable)`);
+  const linker = checkLinker(pick('linker') ?? 'mold');
+  const channel = checkChannel(pick('channel') ?? 'nightly');
   const sameChannel = (file.channel ?? 'nightly') === channel;
   const toolchain = flags.toolchain ?? (sameChannel ? file.toolchain : undefined) ?? (channel === 'stable' ? await stableToolchain() : DEFAULT_NIGHTLY);
   const listen = pick('listen') ?? [];
-  for (const a of listen) {
-    if (!/^(\[[0-9a-fA-F:.]+\]|[\w.-]+):\d{1,5}$/.test(a)) throw new UserError(`invalid listen address \`${a}\` (expected HOST:PORT, e.g. 127.0.0.1:8080)`);
-  }
-  const profile = pick('profile') ?? 'hot';
-  if (!/^[A-Za-z][A-Za-z0-9_-]*$/.test(profile)) throw new UserError(`invalid profile name \`${profile}\``);
+  for (const a of listen) parseListenAddress(a);
+  const profile = checkProfileName(pick('profile') ?? 'hot');
   return {
     entry: pick('entry'),
     frozen: pick('frozen') ?? [],
@@ -103,10 +101,10 @@ export function autoEntry(graph: WorkspaceGraph): string {
 function checkCrate(graph: WorkspaceGraph, name: string, what: string): CrateNode {
   const c = graph.crates.get(name);
   if (!c) {
-    throw new UserError(`${what}: \`${name}\` is not a workspace member`, { hint: `Members: ${[...graph.crates.keys()].sort().join(', ')}` });
+    throw new UserError(`${what}: ${shown(name)} is not a workspace member`, { hint: `Members: ${[...graph.crates.keys()].sort().join(', ')}` });
   }
-  if (c.procMacro) throw new UserError(`${what}: \`${name}\` is a proc-macro crate, which cannot be built as a dylib`);
-  if (!c.libName) throw new UserError(`${what}: \`${name}\` has no library target (it is bin-only)`);
+  if (c.procMacro) throw new UserError(`${what}: ${shown(name)} is a proc-macro crate, which cannot be built as a dylib`);
+  if (!c.libName) throw new UserError(`${what}: ${shown(name)} has no library target (it is bin-only)`);
   return c;
 }
 
@@ -121,7 +119,7 @@ export function buildPlan(graph: WorkspaceGraph, s: PlanSettings): { plan: HotPl
   const entry = s.entry ?? autoEntry(graph);
   checkCrate(graph, entry, 'entry');
   for (const f of s.frozen) checkCrate(graph, f, 'frozen');
-  for (const x of s.exclude) if (!graph.crates.has(x)) throw new UserError(`exclude: \`${x}\` is not a workspace member`);
+  for (const x of s.exclude) if (!graph.crates.has(x)) throw new UserError(`exclude: ${shown(x)} is not a workspace member`);
   if (s.frozen.includes(entry)) throw new UserError(`frozen: \`${entry}\` is the entry crate, which is reloaded, not frozen`);
   if (s.exclude.includes(entry)) throw new UserError(`exclude: \`${entry}\` is the entry crate`);
   const inClosure = closure(graph, entry);

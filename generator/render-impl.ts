@@ -1,18 +1,25 @@
 /**
  * Renders hotgen's generated files from the handlebars templates in `templates/`:
  * flake.nix (or nix/hotgen.nix when the user owns a flake), hotgen/rust-toolchain.toml,
- * hotgen/cargo-config.toml, .envrc and the entry shim: new files only (common/layout.ts). Templates are read once per process from the package's
- * `templates/` directory.
+ * hotgen/cargo-config.toml, .envrc and the entry shim: new files only (common/layout.ts).
+ * Templates are read once per process from the package's `templates/` directory; their
+ * helpers escape for the file's language (`nixstr`, `indstr`, `shq`, `tomlstr`,
+ * `tomlkey`, `rustdoc`, `yamlstr`: escape.ts), and the templates use no raw value that
+ * is not validated (profile, pin, linker names).
  */
-import { readFileSync, existsSync, readdirSync } from 'node:fs';
+import { readFileSync, existsSync, readdirSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Handlebars, parseToml } from '../common/deps.js';
 import { InternalError, UserError } from '../common/errors.js';
-import { shellQuote } from '../common/exec.js';
+import { checkProfileName, escapeControls, shown } from '../common/plan-rules.js';
 import type { HotPlan, WorkspaceGraph } from '../common/types.js';
-import { CARGO_CONFIG_FILE, TOOLCHAIN_FILE } from '../common/layout.js';
+import { CARGO_CONFIG_FILE, PLAN_FILE, TOOLCHAIN_FILE } from '../common/layout.js';
 import { linkerBinary, parsePin, profileDir } from './toolchain.js';
+import { nixIndented, nixStoreName, nixString, rustDocCode, shellWord, tomlKey, tomlString, yamlScalar } from './escape.js';
+import { displayPath } from './workspace.js';
+
+export { nixIndented, nixString, shellWord, tomlString };
 
 /** What a rendered file is, which decides `init`'s overwrite policy. */
 export type RenderedKind = 'flake' | 'flake-module' | 'toolchain' | 'cargo-config' | 'envrc' | 'entry-shim';
@@ -28,35 +35,14 @@ export interface RenderedFile {
 export interface RenderOptions {
   /** True: render `nix/hotgen.nix` (a module to import) instead of `flake.nix`. */
   flakeExists: boolean;
+  /** Resolves symlinks in an absolute path (default {@link realpathNearest}); injectable for tests. */
+  realpath?: (p: string) => string;
 }
 
 /** The rendered files plus human instructions `init` prints afterwards (one paragraph each). */
 export interface RenderResult {
   files: RenderedFile[];
   notes: string[];
-}
-
-/**
- * A Nix double-quoted string literal for `s`: `\`, `"` and `${` escaped, control
- * characters as `\n`, `\r`, `\t` (Nix manual, "String literals").
- */
-export function nixString(s: string): string {
-  return '"' + s.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\$\{/g, '\\${').replace(/\n/g, '\\n').replace(/\r/g, '\\r').replace(/\t/g, '\\t') + '"';
-}
-
-/** `s` made safe inside a Nix indented string `'' ... ''`: `''` → `'''`, `${` → `''${`. */
-export function nixIndented(s: string): string {
-  return s.replace(/''/g, "'''").replace(/\$\{/g, "''${");
-}
-
-/** One POSIX shell word: unchanged when only safe characters, else single-quoted. */
-export const shellWord: (s: string) => string = shellQuote;
-
-/** A TOML basic string literal: `\` and `"` escaped, every control character as an escape (TOML 1.0, "String"). */
-export function tomlString(s: string): string {
-  const named: Record<string, string> = { '\b': '\\b', '\t': '\\t', '\n': '\\n', '\f': '\\f', '\r': '\\r' };
-  // eslint-disable-next-line no-control-regex
-  return '"' + s.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/[\u0000-\u001f\u007f]/g, (c) => named[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`) + '"';
 }
 
 /**
@@ -81,6 +67,9 @@ function template(name: string): Compiled {
     hb.registerHelper('indstr', (s: unknown) => new hb.SafeString(nixIndented(String(s))));
     hb.registerHelper('shq', (s: unknown) => new hb.SafeString(shellWord(String(s))));
     hb.registerHelper('tomlstr', (s: unknown) => new hb.SafeString(tomlString(String(s))));
+    hb.registerHelper('tomlkey', (s: unknown) => new hb.SafeString(tomlKey(String(s))));
+    hb.registerHelper('rustdoc', (s: unknown) => new hb.SafeString(rustDocCode(String(s))));
+    hb.registerHelper('yamlstr', (s: unknown) => new hb.SafeString(yamlScalar(String(s))));
     const partials = path.join(templatesDir(), 'partials');
     for (const f of readdirSync(partials)) {
       const id = f.replace(/\.[^.]*\.hbs$|\.hbs$/, '').replace(/-(\w)/g, (_, c: string) => c.toUpperCase());
@@ -109,9 +98,7 @@ export function renderTemplate(name: string, vars: object): string {
 
 /** Variables shared by flake.nix and nix/hotgen.nix. */
 export function nixVars(plan: HotPlan, graph: WorkspaceGraph): Record<string, unknown> {
-  if (!/^[A-Za-z0-9_-]+$/.test(plan.profile)) {
-    throw new UserError(`profile name \`${plan.profile}\` is not a valid Cargo profile name`, { file: 'hotgen.yaml' });
-  }
+  checkProfileName(plan.profile, { file: PLAN_FILE });
   const pin = parsePin(plan.toolchain);
   const linkerBin = linkerBinary(plan.linker);
   const linkerPkg = plan.linker === 'mold' ? 'mold' : plan.linker === 'lld' ? 'lld' : undefined;
@@ -126,23 +113,61 @@ export function nixVars(plan: HotPlan, graph: WorkspaceGraph): Record<string, un
     packages: ['toolchain', ...(linkerBin ? ['pkgs.clang', `pkgs.${linkerPkg}`] : [])].join(' '),
     profile: plan.profile,
     profileDir: profileDir(plan.profile),
+    checkName: nixStoreName(`hotgen-${plan.profile}-build`),
     description: `${path.basename(graph.root)}: Rust dev shell with crate-level hot reloading (hotgen)`,
   };
 }
 
-/** The entry crate's `lib.rs`, relative to the workspace root (`/`-separated). */
-function entryLibPath(plan: HotPlan, graph: WorkspaceGraph): string {
+/**
+ * `p` with every symlink resolved; for a path that does not exist (yet), its nearest
+ * existing ancestor resolved and the rest appended.
+ */
+export function realpathNearest(p: string): string {
+  const rest: string[] = [];
+  for (let dir = path.resolve(p); ; dir = path.dirname(dir)) {
+    try {
+      return path.join(realpathSync.native(dir), ...rest);
+    } catch {
+      if (path.dirname(dir) === dir) return path.resolve(p);
+      rest.unshift(path.basename(dir));
+    }
+  }
+}
+
+const outside = (rel: string) => rel === '..' || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel);
+
+/**
+ * The entry crate's library root file (`lib.rs`), relative to the workspace root
+ * (`/`-separated). The shim is written beside it, so its directory must be inside the
+ * workspace also once symlinks are resolved.
+ * @throws UserError naming the entry's Cargo.toml when the file or, through a symlink,
+ *   its directory is outside the workspace.
+ */
+function entryLibPath(plan: HotPlan, graph: WorkspaceGraph, realpath: (p: string) => string): string {
   const node = graph.crates.get(plan.entry);
-  if (!node) throw new UserError(`the entry crate \`${plan.entry}\` is not a workspace member`, { file: 'hotgen.yaml' });
+  if (!node) throw new UserError(`the entry crate ${shown(plan.entry)} is not a workspace member`, { file: PLAN_FILE });
   const lib = node.libSrcPath ?? path.join(path.dirname(node.manifestPath), 'src', 'lib.rs');
-  return path.relative(graph.root, lib).split(path.sep).join('/');
+  const rel = path.relative(graph.root, lib);
+  const asWritten = path.relative(path.dirname(node.manifestPath), lib);
+  const refuse = (why: string) =>
+    new UserError(`the entry's library file ${shown(asWritten)} ${why}, and hotgen writes hotgen_entry.rs beside it`, {
+      file: displayPath(node.manifestPath),
+      hint: 'Keep the entry crate\'s `[lib] path` inside the workspace (no symlink out of it), or pick another entry with --entry NAME.',
+    });
+  if (outside(rel)) throw refuse('is outside the workspace');
+  const realDir = realpath(path.dirname(lib));
+  if (outside(path.relative(realpath(graph.root), realDir))) throw refuse(`is in ${shown(realDir)} through a symlink, outside the workspace`);
+  return rel.split(path.sep).join('/');
 }
 
 /**
- * Renders every generated file for `plan` (pure apart from reading the templates).
- * Paths are relative to the workspace root. The entry shim goes beside the entry's
- * `lib.rs`, since `mod hotgen_entry;` there resolves to `hotgen_entry.rs` in that directory.
- * @throws UserError for an unknown entry crate, a bad profile name or toolchain pin.
+ * Renders every generated file for `plan` (pure apart from reading the templates and
+ * resolving the symlinks above the entry's `lib.rs`). Paths are relative to the
+ * workspace root. The entry shim goes beside the entry's `lib.rs`, since
+ * `mod hotgen_entry;` there resolves to `hotgen_entry.rs` in that directory. Every value
+ * spliced into a file goes through the escaper of that file's language (escape.ts).
+ * @throws UserError for an unknown entry crate, an entry `lib.rs` outside the workspace,
+ *   a bad profile name or toolchain pin.
  */
 export function renderFiles(plan: HotPlan, graph: WorkspaceGraph, opts: RenderOptions): RenderResult {
   const vars = nixVars(plan, graph);
@@ -161,7 +186,7 @@ export function renderFiles(plan: HotPlan, graph: WorkspaceGraph, opts: RenderOp
   files.push({ path: TOOLCHAIN_FILE, kind: 'toolchain', content: renderTemplate('rust-toolchain.toml.hbs', vars) });
   files.push({ path: CARGO_CONFIG_FILE, kind: 'cargo-config', content: renderTemplate('cargo-config.toml.hbs', { ...vars, custom: plan.profile !== 'dev' }) });
   files.push({ path: '.envrc', kind: 'envrc', content: renderTemplate('envrc.hbs', vars) });
-  const libPath = entryLibPath(plan, graph);
+  const libPath = entryLibPath(plan, graph, opts.realpath ?? realpathNearest);
   const shimPath = path.posix.join(path.posix.dirname(libPath), 'hotgen_entry.rs');
   files.push({ path: shimPath, kind: 'entry-shim', content: renderTemplate('hotgen_entry.rs.hbs', { libPath, snippet: entrySnippet().map((l) => `//! ${l}`.trimEnd()).join('\n') }) });
   notes.push(entryNote(plan.entry, libPath));
@@ -216,7 +241,7 @@ export function entrySnippet(): string[] {
 /** The instructions for the one function the user writes (same as the shim's header). */
 function entryNote(entry: string, libPath: string): string {
   return [
-    `Entry crate \`${entry}\`: add to ${libPath}:`,
+    `Entry crate ${shown(entry)}: add to ${escapeControls(libPath)}:`,
     '',
     ...entrySnippet().map((l) => `  ${l}`.trimEnd()),
     '',

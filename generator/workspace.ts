@@ -67,7 +67,7 @@ async function expandGlob(root: string, pattern: string): Promise<string[]> {
         next.push(path.join(d, seg));
         continue;
       }
-      const re = new RegExp('^' + seg.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '$');
+      const re = new RegExp('^' + seg.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '$', 's');
       const ents = await fs.readdir(d, { withFileTypes: true }).catch(() => []);
       for (const e of ents) if (e.isDirectory() && re.test(e.name) && !e.name.startsWith('.')) next.push(path.join(d, e.name));
     }

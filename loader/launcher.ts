@@ -1,12 +1,14 @@
 /**
  * Starting the processes of a `hotgen dev` session with the listening sockets:
  * - the launcher (`hotgen dev` itself) binds every `listen:` address, spawns the
- *   supervisor with the sockets as fds 3, 4, ... and closes its own copies, so the only
- *   process that ever accepts is the host (the supervisor never polls a raw inherited
- *   fd; connections arriving while no generation accepts wait in the kernel backlog);
+ *   supervisor with a lifeline at fd 3 and the sockets as fds 4, 5, ... and closes its
+ *   own copies, so the only process that ever accepts is the host (the supervisor never
+ *   polls a raw inherited fd; connections arriving while no generation accepts wait in
+ *   the kernel backlog);
  * - the supervisor spawns the host ({@link HostProcess}) with an IPC channel at fd 3 and
  *   the sockets at fds 4, 5, ...
  * Plain Node cannot hold a listening socket without accepting on it, hence two processes.
+ * How the three processes end together is in {@link launch}.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { lookup } from 'node:dns/promises';
@@ -14,18 +16,16 @@ import net from 'node:net';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { InternalError, UserError, tail } from '../common/errors.js';
-import { LISTEN_FDS_ENV, type FromHost, type ToHost } from './protocol.js';
+import { parseListenAddress } from '../common/plan-rules.js';
+import { LISTEN_FDS_ENV, PARENT_PID_ENV, type FromHost, type ToHost } from './protocol.js';
 import type { SupervisorOptions } from './protocol.js';
 
 /** Env var carrying the supervisor's options (JSON) from the launcher. */
 export const SUPERVISOR_ENV = 'HOTGEN_SUPERVISOR';
 
-/** `host:port` / `[v6]:port` split. @throws UserError for anything else. */
+/** `host:port` / `[v6]:port` split by the one listen grammar (common/plan-rules.ts). @throws UserError for anything else. */
 export function parseAddress(addr: string): { host: string; port: number } {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]+)):(\d{1,5})$/.exec(addr.trim());
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) throw new UserError(`invalid listen address \`${addr}\` (expected HOST:PORT, e.g. 127.0.0.1:8080)`, { file: 'hotgen.yaml' });
-  return { host: m[1] ?? m[2], port };
+  return parseListenAddress(addr, { file: 'hotgen.yaml' });
 }
 
 /**
@@ -82,36 +82,53 @@ export async function bindAll(addresses: readonly string[]): Promise<Bound> {
   return { servers, fds, addresses: bound };
 }
 
+/** Signals the launcher passes on to the supervisor (control.ts `attachTerminal` says what each does). */
+const FORWARDED = ['SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGHUP'] as const;
+
 /**
  * Runs a session: binds `addresses`, spawns the supervisor with them, and resolves with
- * its exit code (128 + signal number when it was killed). SIGINT/SIGQUIT are ignored here
- * (the supervisor gets them from the terminal, same process group); SIGTERM/SIGHUP are
- * passed on.
+ * its exit code (128 + signal number when it was killed).
+ *
+ * Signals: the supervisor runs in a session of its own (`detached`, i.e. setsid(2)), so
+ * no signal meant for a process group reaches it: neither the terminal's (CTRL+C,
+ * CTRL+\ before the supervisor puts the terminal in raw mode, a hang-up) nor a
+ * `kill -INT -<pgid>`. Every SIGINT, SIGQUIT, SIGTERM and SIGHUP for the session
+ * therefore arrives here, at the pid the user knows, and this process passes each one
+ * on with kill(2), always and exactly once (no copy can also arrive from the group;
+ * the other way, forwarding only what did not come from the terminal, would need the
+ * sender's pid, which Node's signal events do not carry).
+ * The supervisor then does what its banner says: SIGINT reloads, the others quit. With
+ * a terminal it still reads the keys: raw mode turns CTRL+C and CTRL+\ into bytes, and
+ * reading or setting the mode of a terminal that is not one's controlling terminal is
+ * not subject to job control (Linux `__tty_check_change`, drivers/tty/tty_jobctrl.c,
+ * checks only the caller's own controlling terminal).
+ *
+ * Lifeline: the supervisor's fd 3 is a socket pair whose other end only this process
+ * holds, so the supervisor reads EOF there as soon as this process is gone, by any
+ * signal, SIGKILL included, and ends the session (supervisor.ts `Session.orphaned`).
  */
 export async function launch(opts: Omit<SupervisorOptions, 'addresses'> & { listen: string[] }): Promise<number> {
   const { listen, ...rest } = opts;
   const bound = await bindAll(listen);
   const script = fileURLToPath(new URL('./supervisor.js', import.meta.url));
   const supervisorOpts: SupervisorOptions = { ...rest, addresses: bound.addresses };
-  const ignore = () => {};
-  process.on('SIGINT', ignore);
-  process.on('SIGQUIT', ignore);
   const child = spawn(process.execPath, [script], {
-    stdio: ['inherit', 'inherit', 'inherit', ...bound.fds],
+    stdio: ['inherit', 'inherit', 'inherit', 'pipe', ...bound.fds],
     env: { ...process.env, [SUPERVISOR_ENV]: JSON.stringify(supervisorOpts) },
+    detached: true,
   });
   for (const s of bound.servers) s.close();
+  const lifeline = child.stdio[3] as net.Socket | null;
+  lifeline?.on('error', () => undefined);
   const forward = (sig: NodeJS.Signals) => child.kill(sig);
-  process.on('SIGTERM', forward);
-  process.on('SIGHUP', forward);
+  for (const sig of FORWARDED) process.on(sig, forward);
   const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {
     child.once('error', reject);
     child.once('exit', (c, s) => resolve([c, s]));
+  }).finally(() => {
+    for (const sig of FORWARDED) process.off(sig, forward);
+    lifeline?.destroy();
   });
-  process.off('SIGTERM', forward);
-  process.off('SIGHUP', forward);
-  process.off('SIGINT', ignore);
-  process.off('SIGQUIT', ignore);
   // A supervisor that died in raw mode leaves the terminal raw.
   if (process.stdin.isTTY) process.stdin.setRawMode(false);
   if (signal) return 128 + (os.constants.signals[signal] ?? 0);
@@ -151,9 +168,12 @@ export interface HostSpawnOptions {
 }
 
 const live = new Set<ChildProcess>();
-process.on('exit', () => {
+process.on('exit', killAllHosts);
+
+/** SIGKILLs every host this process spawned that has not exited yet (also one still starting). */
+export function killAllHosts(): void {
   for (const c of live) c.kill('SIGKILL');
-});
+}
 
 /** A host process and its IPC channel. */
 export class HostProcess {
@@ -194,14 +214,17 @@ export class HostProcess {
     });
   }
 
-  /** Starts `node host.js` with stdio [ignore, stdout, pipe, ipc, ...fds] in its own process group. */
+  /**
+   * Starts `node host.js` with stdio [ignore, stdout, pipe, ipc, ...fds] in its own
+   * session, naming this process in `HOTGEN_PARENT_PID` (the host dies with it: host.ts).
+   */
   static spawn(opts: HostSpawnOptions): HostProcess {
     const script = opts.script ?? fileURLToPath(new URL('./host.js', import.meta.url));
     const fdList = opts.fds.map((_, i) => 4 + i).join(',');
     const ld = [opts.libstdDir, process.env.LD_LIBRARY_PATH].filter(Boolean).join(':');
     const child = spawn(process.execPath, [script], {
       stdio: ['ignore', opts.stdoutToStderr ? 2 : 'inherit', 'pipe', 'ipc', ...opts.fds],
-      env: { ...process.env, [LISTEN_FDS_ENV]: fdList, LD_LIBRARY_PATH: ld },
+      env: { ...process.env, [LISTEN_FDS_ENV]: fdList, [PARENT_PID_ENV]: String(process.pid), LD_LIBRARY_PATH: ld },
       // Its own process group: the terminal's signals reach the supervisor only.
       detached: true,
     });

@@ -29,7 +29,7 @@ describe.skipIf(skipUnless(missingTool('cc', ['--version'])))('floor.c', () => {
     expect(r.modules).toBe(2);
     for (const k of ['open_us', 'close_us', 'total_us'] as const) {
       expect(r[k]).toHaveLength(3);
-      for (const v of r[k]) expect(v).toBeGreaterThan(0);
+      for (const v of r[k]) expect(Number.isFinite(v)).toBe(true);
     }
     r.total_us.forEach((t, i) => expect(t).toBeCloseTo(r.open_us[i] + r.close_us[i], 1));
     expect(r.still_mapped).toBe(0);

@@ -24,8 +24,8 @@ describe('stats', () => {
   it('rejects empty input, NaN and bad percentiles', () => {
     expect(() => median([])).toThrow(/no samples/);
     expect(() => summarize([1, NaN])).toThrow(/non-finite/);
-    expect(() => percentile([1], 0)).toThrow();
-    expect(() => percentile([1], 101)).toThrow();
+    expect(() => percentile([1], 0)).toThrow('percentile 0 is not in (0, 100]');
+    expect(() => percentile([1], 101)).toThrow('percentile 101 is not in (0, 100]');
   });
 
   it('summarize gives n, median, p95, min, max', () => {

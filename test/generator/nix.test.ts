@@ -12,6 +12,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { existsSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
+import { CommandError } from '../../common/errors.js';
 import { run } from '../../common/exec.js';
 import { TOOLCHAIN_FILE } from '../../common/layout.js';
 import { nixString } from '../../generator/render-impl.js';
@@ -242,8 +243,10 @@ describe.skipIf(skip)('generated flake with offline Nix', () => {
     expect(r.code).toBe(0);
     // A broken crate makes the same check fail: it really runs cargo.
     await writeFile(path.join(root, 'base', 'src', 'lib.rs'), 'pub fn name() -> &\'static str { 42 }\n');
-    const bad = await nix.build(root, `checks.${SYSTEM}.hotgen-build`).catch((e: Error) => e);
-    expect(bad).toBeInstanceOf(Error);
+    const bad = await nix.build(root, `checks.${SYSTEM}.hotgen-build`).catch((e: CommandError) => e);
+    expect(bad).toBeInstanceOf(CommandError);
+    // rustc's own diagnostic, from the cargo run inside the Nix build (nix prints the log's last lines).
+    expect((bad as CommandError).stderrTail).toMatch(/error\[E0308\]: mismatched types/);
   });
 
   it.skipIf(!existsSync(CLI) && skipUnless(`${CLI} missing (run npx tsc -p .)`))('after a real `hotgen init`, the flake checks and its shell runs the hot build', async () => {
