@@ -1,7 +1,7 @@
 /** `hotgen ci --github`: write the CI workflow (thin wrapper over generator/ci.ts). */
 import { UsageError } from '../common/errors.js';
 import { CI_ARCHES, WORKFLOW_FILE, writeWorkflow, type CiArch } from '../generator/ci.js';
-import { findPlanRoot } from '../generator/plan-file.js';
+import { findPlanRoot } from '../common/root.js';
 import type { CommandSpec } from './command.js';
 
 export default {

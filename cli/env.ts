@@ -1,7 +1,7 @@
 /** `hotgen env`: the dev shell's environment for rustup users, for `eval "$(hotgen env)"`. */
 import type { CommandSpec } from './command.js';
 import { computeEnv, envValues, formatShell } from '../generator/env.js';
-import { findPlanRoot } from '../generator/plan-file.js';
+import { findPlanRoot } from '../common/root.js';
 import { readPlan } from '../generator/plan.js';
 
 export default {

@@ -1,7 +1,7 @@
 /** `hotgen reload`: ask the running `hotgen dev` session for a reload now and print its report. */
 import type { CommandSpec } from './command.js';
 import { UsageError } from '../common/errors.js';
-import { findPlanRoot } from '../generator/plan-file.js';
+import { findPlanRoot } from '../common/root.js';
 import { sendControl } from '../loader/control.js';
 import { reportLine } from '../loader/report.js';
 

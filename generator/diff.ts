@@ -1,5 +1,5 @@
 /** Unified diffs for `hotgen init --dry-run` (jsdiff's `createTwoFilesPatch`). */
-import { createTwoFilesPatch } from '../common/deps.js';
+import { createTwoFilesPatch } from '../common/deps-render.js';
 
 /**
  * A unified diff of one file, `a/<rel>` → `b/<rel>`; `/dev/null` for a file that does

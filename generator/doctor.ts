@@ -9,14 +9,14 @@ import { promises as fs, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { HotgenError, InternalError } from '../common/errors.js';
 import { run } from '../common/exec.js';
-import { parseToml } from '../common/deps.js';
+import { parseToml } from '../common/deps-config.js';
 import { exists, readIfExists } from '../common/fsx.js';
 import { CARGO_CONFIG_FILE, TOOLCHAIN_FILE } from '../common/layout.js';
 import type { HotPlan } from '../common/types.js';
 import { cargoTargetDir, hotDepsDir } from './env.js';
 import { isLegacyEdit, pinnedToolchain } from './init-policy.js';
 import { readPlan, PLAN_FILE } from './plan.js';
-import { findPlanRoot } from './plan-file.js';
+import { findPlanRoot } from '../common/root.js';
 import { readState, STATE_FILE } from './state.js';
 import { findOnPath, linkerBinary, parsePin, resolveRustupToolchain, rustcInfo, rustcMatchesPin, targetLibdir, type ResolvedToolchain } from './toolchain.js';
 

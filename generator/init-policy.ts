@@ -4,7 +4,7 @@
  * edited; keep hotgen's committed files (`hotgen/`) as a teammate's init left them.
  */
 import { UserError } from '../common/errors.js';
-import { parseToml } from '../common/deps.js';
+import { parseToml } from '../common/deps-config.js';
 import { sha256 } from '../common/fsx.js';
 import type { HotPlan } from '../common/types.js';
 import { TOOLCHAIN_FILE } from '../common/layout.js';

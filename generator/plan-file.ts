@@ -6,8 +6,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../common/errors.js';
-import { exists } from '../common/fsx.js';
-import { YAML } from '../common/deps.js';
+import { YAML } from '../common/deps-config.js';
 import type { HotPlan, Linker, PlannedCrate, Role } from '../common/types.js';
 import { PLAN_FILE, TOOLCHAIN_FILE } from '../common/layout.js';
 import {
@@ -367,15 +366,4 @@ export async function readPlanFile(root: string): Promise<PlanRead> {
  */
 export async function readPlan(root: string): Promise<HotPlan> {
   return (await readPlanFile(root)).plan;
-}
-
-/**
- * The nearest directory at or above `cwd` holding `hotgen.yaml`, or `cwd` itself when
- * none does (commands then report the missing plan against it).
- */
-export async function findPlanRoot(cwd: string): Promise<string> {
-  for (let dir = path.resolve(cwd); ; dir = path.dirname(dir)) {
-    if (await exists(path.join(dir, PLAN_FILE))) return dir;
-    if (path.dirname(dir) === dir) return path.resolve(cwd);
-  }
 }

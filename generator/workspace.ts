@@ -10,7 +10,7 @@ import { UserError } from '../common/errors.js';
 import { run } from '../common/exec.js';
 import { exists } from '../common/fsx.js';
 import type { CrateNode, WorkspaceGraph } from '../common/types.js';
-import { parseToml } from '../common/deps.js';
+import { parseToml } from '../common/deps-config.js';
 
 type Table = Record<string, unknown>;
 const asTable = (v: unknown): Table | undefined => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Table) : undefined);

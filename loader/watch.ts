@@ -5,7 +5,7 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { chokidar } from '../common/deps.js';
+import { chokidar } from '../common/deps-watch.js';
 import type { HotPlan } from '../common/types.js';
 import { CARGO_CONFIG_FILE } from '../common/layout.js';
 

@@ -8,7 +8,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { YAML } from '../../common/deps.js';
+import { YAML } from '../../common/deps-config.js';
 import { run, shellQuote, type RunResult } from '../../common/exec.js';
 import { initWorkspace } from '../../generator/init.js';
 import { writeWorkflow } from '../../generator/ci.js';

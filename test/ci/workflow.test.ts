@@ -7,7 +7,7 @@ import { describe, it, expect, vi, afterEach } from 'vitest';
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { YAML } from '../../common/deps.js';
+import { YAML } from '../../common/deps-config.js';
 import { UsageError, UserError } from '../../common/errors.js';
 import { isPristineWorkflow, renderWorkflow, writeWorkflow, WORKFLOW_FILE } from '../../generator/ci.js';
 import { main } from '../../cli/hotgen.js';

@@ -10,7 +10,7 @@ import { beforeAll, afterAll, describe, expect, it } from 'vitest';
 import { cp, readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
-import { parseToml } from '../../common/deps.js';
+import { parseToml } from '../../common/deps-config.js';
 import { CARGO_CONFIG_FILE } from '../../common/layout.js';
 import { skipUnless, tools } from '../helpers/tools.js';
 import { hashTree, tempDir, writeTree } from '../helpers/tree.js';

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { parseToml } from '../../common/deps.js';
+import { parseToml } from '../../common/deps-config.js';
 import { CARGO_CONFIG_FILE, TOOLCHAIN_FILE } from '../../common/layout.js';
 import { skipUnless, tools } from '../helpers/tools.js';
 import { hashTree, tempDir, writeTree, type Tree } from '../helpers/tree.js';

@@ -14,7 +14,7 @@ import { chmod, lstat, mkdir, readdir, readFile, readlink, symlink, writeFile } 
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { parseToml, YAML } from '../../common/deps.js';
+import { parseToml, YAML } from '../../common/deps-config.js';
 import { run } from '../../common/exec.js';
 import { readPlan } from '../../generator/plan-file.js';
 import { renderFiles } from '../../generator/render.js';

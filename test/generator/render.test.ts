@@ -6,7 +6,7 @@
 import { describe, it, expect } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { parseToml } from '../../common/deps.js';
+import { parseToml } from '../../common/deps-config.js';
 import { UserError } from '../../common/errors.js';
 import { renderFiles } from '../../generator/render.js';
 import { entrySnippet, nixIndented, nixString, shellWord, templatesDir, tomlString } from '../../generator/render-impl.js';
