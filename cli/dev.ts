@@ -1,7 +1,8 @@
 /** `hotgen dev`: build, run and hot-reload the workspace (loader/launcher.ts does the work). */
 import type { CommandSpec } from './command.js';
 import { launch } from '../loader/launcher.js';
-import { findPlanRoot, readPlanFile } from '../generator/plan-file.js';
+import { findPlanRoot } from '../common/root.js';
+import { readPlanFile } from '../generator/plan-file.js';
 
 export default {
   name: 'dev',

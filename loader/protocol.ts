@@ -73,6 +73,9 @@ export type HostFaultCause = 'stop-timeout' | 'still-mapped' | 'frozen' | 'load-
 /** Environment variable naming the inherited listening descriptors. */
 export const LISTEN_FDS_ENV = 'HOTGEN_LISTEN_FDS';
 
+/** Environment variable with the pid of the host's parent (the supervisor), which the host must not outlive. */
+export const PARENT_PID_ENV = 'HOTGEN_PARENT_PID';
+
 /** How the launcher configures the supervisor (JSON in the env var `HOTGEN_SUPERVISOR`). */
 export interface SupervisorOptions {
   root: string;

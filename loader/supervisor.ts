@@ -1,11 +1,14 @@
 /**
  * The supervisor process of `hotgen dev` (plain Node, no native code), started by the
- * launcher (loader/launcher.ts) with the listening sockets as fds 3, 4, ... It owns
- * the terminal, the control socket, the build driver and the host process: it runs
- * build+reload cycles (loader/build.ts), decides reloads (loader/reloadset.ts), takes
- * snapshots (loader/snapshot.ts) and restarts the host, with the same sockets, when it
- * dies or a restart is needed. Only the host ever accepts on the sockets.
+ * launcher (loader/launcher.ts) with a lifeline at fd 3 and the listening sockets as fds
+ * 4, 5, ... It owns the terminal, the control socket, the build driver and, through a
+ * {@link HostKeeper} (loader/keeper.ts), the host process: it runs build+reload cycles
+ * (loader/build.ts), decides reloads (loader/reloadset.ts), takes snapshots
+ * (loader/snapshot.ts) and restarts the host, with the same sockets, when it dies or a
+ * restart is needed. Only the host ever accepts on the sockets.
  */
+import { readFileSync, readdirSync } from 'node:fs';
+import net from 'node:net';
 import { pathToFileURL } from 'node:url';
 import path from 'node:path';
 import { formatError, UserError } from '../common/errors.js';
@@ -15,27 +18,22 @@ import type { HotPlan } from '../common/types.js';
 import { CycleQueue, resolveToolchain, type Toolchain } from './build.js';
 import { modulesFromUnits, prepareHotBuild, runHotBuild, type HotBuild } from './hotbuild.js';
 import type { HotModule } from './units.js';
-import { attachTerminal, startControlServer, type ControlResponse, type SessionStatus } from './control.js';
-import { HostExit, HostProcess, SUPERVISOR_ENV } from './launcher.js';
+import { attachTerminal, startControlServer, type ControlResponse, type ControlServer, type SessionStatus } from './control.js';
+import { HostKeeper } from './keeper.js';
+import { SUPERVISOR_ENV, killAllHosts } from './launcher.js';
 import { readPlan } from '../generator/plan.js';
-import { RestartPolicy, decideReload } from './reloadset.js';
+import { decideReload } from './reloadset.js';
 import { reportEvent, reportLine, reportOk, type ReloadReport } from './report.js';
 import { SnapshotStore, fileState, type Snapshot } from './snapshot.js';
 import { outputPaths, sourcePaths, watchPaths, type Watcher } from './watch.js';
-import type { FromHost, ModuleSpec, SupervisorOptions } from './protocol.js';
+import type { SupervisorOptions } from './protocol.js';
 
-/** A reload that the host refused because the new modules are unusable, or a host that died. */
-class CycleFault extends Error {}
-
-/** A started host that died before it answered `started` (e.g. an entry that aborts at once). */
-class StartCrash extends CycleFault {
-  constructor(
-    readonly host: HostProcess,
-    readonly exit: HostExit,
-  ) {
-    super(`the host died while starting (${exit.how})${exit.tail ? '\n' + exit.tail : ''}`);
-  }
-}
+/** The supervisor's end of the launcher's lifeline (launcher.ts `launch`): EOF there = the launcher is gone. */
+const LIFELINE_FD = 3;
+/** The first listening socket; the others follow. */
+const FIRST_LISTEN_FD = 4;
+/** How long an orphaned session gives the host to stop its generation before killing it (ms). */
+const ORPHAN_GRACE_MS = 500;
 
 /** One `hotgen dev` session. `run()` resolves with the exit code once the user quits. */
 export class Session {
@@ -45,23 +43,19 @@ export class Session {
   private modules: HotModule[] = [];
   private tc!: Toolchain;
   private hot!: HotBuild;
-  /** sha256 of Cargo.lock when the hot build was prepared, and when the running host started. */
+  /** sha256 of Cargo.lock when the hot build was prepared (the keeper keeps the running host's as `hostStamp`). */
   private lockSha = '';
-  private hostLockSha = '';
   /** A manifest or Cargo.lock changed since the hot build was prepared. */
   private manifestsChanged = false;
-  private host?: HostProcess;
-  /** The last good set: snapshots the running host maps (or would map after a crash). */
-  private loaded = new Map<string, Snapshot>();
-  /** The set before the last swap (its snapshots are kept), for a rollback when the new set keeps crashing. */
-  private previous?: Map<string, Snapshot>;
-  private readonly policy = new RestartPolicy();
-  private generation = 0;
+  private readonly keeper: HostKeeper;
   private lastReport?: ReloadReport;
-  private section: Promise<unknown> = Promise.resolve();
   private readonly queue = new CycleQueue(() => this.cycle());
   private quitting = false;
   private quitAt = 0;
+  /** Set once the launcher is gone ({@link orphaned}). */
+  private orphan = false;
+  private control?: ControlServer;
+  private terminal?: Disposable;
   /** performance.now() of the last source event (watch mode), to rebuild when a save lands mid-build. */
   private lastChangeAt = -1;
   private quit!: (code: number) => void;
@@ -70,22 +64,37 @@ export class Session {
   constructor(
     private readonly opts: SupervisorOptions,
     private readonly plan: HotPlan,
-    private readonly fds: number[],
+    fds: number[],
   ) {
     this.out = new Output(opts.json, opts.verbose);
     this.store = new SnapshotStore(opts.root);
+    this.keeper = new HostKeeper({
+      out: this.out,
+      store: this.store,
+      fds,
+      stopTimeoutMs: plan.stopTimeoutMs,
+      stdoutToStderr: opts.json,
+      libstdDir: () => this.tc.libstdDir,
+      stamp: () => this.lockSha,
+      quitting: () => this.quitting,
+      onAppDone: () => void this.stop(),
+      onReport: (r) => (this.lastReport = r),
+    });
   }
 
   /** Runs the session until quit; resolves with the exit code. */
   async run(): Promise<number> {
     const { root } = this.opts;
+    watchLifeline(() => void this.orphaned());
     this.tc = await resolveToolchain(this.plan, root);
     await this.prepare();
     this.out.debug(`hotgen dev: cargo ${this.tc.plus.join(' ') || '(toolchain from PATH)'}; libstd in ${this.tc.libstdDir}; dylibs from ${this.hot.depsDir}`);
     if (this.opts.addresses.length === 0) this.out.warn('hotgen.yaml has no `listen:` address: the app gets no listening socket');
-    await using _control = await startControlServer(root, { reload: () => this.requestReload(), status: () => this.status() });
+    await using control = await startControlServer(root, { reload: () => this.requestReload(), status: () => this.status() });
+    this.control = control;
     await this.store.clear();
-    using _term = attachTerminal({ reload: () => void this.requestReload(), quit: () => void this.stop() });
+    using terminal = attachTerminal({ reload: () => void this.requestReload(), quit: () => void this.stop() });
+    this.terminal = terminal;
     await using _watch = await this.startWatcher();
     this.out.emit(
       { event: 'listening', addresses: this.opts.addresses, pid: process.pid },
@@ -135,19 +144,12 @@ export class Session {
     return {
       pid: process.pid,
       root: this.opts.root,
-      hostPid: this.host?.pid,
-      generation: this.host ? this.generation : 0,
-      modules: this.specs([...this.loaded.values()]).map(({ name, role, path }) => ({ name, role, path })),
+      hostPid: this.keeper.host?.pid,
+      generation: this.keeper.host ? this.keeper.generation : 0,
+      modules: this.keeper.specs([...this.keeper.loaded.values()]),
       building: this.queue.busy,
       lastReport: this.lastReport,
     };
-  }
-
-  /** Runs `fn` after every earlier host-changing section (crash recovery and cycles never interleave). */
-  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const p = this.section.then(fn, fn);
-    this.section = p.catch(() => undefined);
-    return p;
   }
 
   /** One build + reload cycle; never throws (failures become reports). */
@@ -188,12 +190,13 @@ export class Session {
       break;
     }
     this.queue.seal();
-    return this.exclusive(async () => {
+    const k = this.keeper;
+    return k.exclusive(async () => {
       modules ??= (await modulesFromUnits(this.hot, this.plan)).modules;
       const changed = new Set(rebuilt);
       const missing: string[] = [];
       for (const m of modules) {
-        const prev = this.loaded.get(m.name);
+        const prev = k.loaded.get(m.name);
         const st = await fileState(m.source, prev?.source === m.source ? prev.state : undefined);
         if (!st) missing.push(m.source);
         else if (!prev || prev.state.sha256 !== st.sha256) changed.add(m.name);
@@ -203,226 +206,102 @@ export class Session {
         return { kind: 'error', message: `${what} ${missing.map((f) => path.relative(this.opts.root, f)).join(', ')}; what runs keeps running`, buildMs };
       }
       this.modules = modules;
-      if (!this.host) {
-        const reason = this.loaded.size === 0 ? 'start' : 'the host was down';
-        return this.restartWith(await this.snapshotAll(), reason, buildMs);
+      if (!k.host) {
+        const reason = k.loaded.size === 0 ? 'start' : 'the host was down';
+        return k.restartWith(await this.snapshotAll(), reason, buildMs);
       }
-      const sameGraph = modules.length === this.loaded.size && modules.every((m) => this.loaded.has(m.name));
-      if (!sameGraph || this.lockSha !== this.hostLockSha) {
-        return this.restartWith(await this.snapshotAll(), 'the dependency graph changed (Cargo.lock or a manifest)', buildMs);
+      const sameGraph = modules.length === k.loaded.size && modules.every((m) => k.loaded.has(m.name));
+      if (!sameGraph || this.lockSha !== k.hostStamp) {
+        return k.restartWith(await this.snapshotAll(), 'the dependency graph changed (Cargo.lock or a manifest)', buildMs);
       }
-      const d = decideReload(modules, new Set(this.loaded.keys()), changed);
+      const d = decideReload(modules, new Set(k.loaded.keys()), changed);
       if (d.kind === 'none') return { kind: 'none', buildMs };
-      if (d.kind === 'restart') return this.restartWith(await this.snapshotAll(), d.reason, buildMs);
+      if (d.kind === 'restart') return k.restartWith(await this.snapshotAll(), d.reason, buildMs);
       const byName = new Map(modules.map((m) => [m.name, m]));
       const fresh = await this.store.take(d.load.map((name) => ({ name, role: byName.get(name)!.role, source: byName.get(name)!.source })));
-      return this.reload(d.unload, fresh, buildMs);
+      return k.reload(d.unload, fresh, buildMs);
     });
-  }
-
-  private async reload(unload: string[], fresh: Snapshot[], buildMs: number | undefined): Promise<ReloadReport> {
-    const host = this.host!;
-    const generation = this.generation + 1;
-    let answer: FromHost;
-    try {
-      host.send({ type: 'reload', generation, unload, load: this.specs(fresh) });
-      answer = await host.next(['reloaded', 'restart-needed'], this.plan.stopTimeoutMs + 60_000);
-    } catch (err) {
-      // The host died mid-swap, or hangs (a timeout): either way back to the last good build.
-      let what: string;
-      if (err instanceof HostExit) {
-        this.crashed(host, err);
-        what = `the host died during the reload (${err.how})`;
-      } else {
-        host.kill();
-        what = (err as Error).message;
-      }
-      const back = await this.restartWith([...this.loaded.values()], 'recovering', buildMs).catch((e: Error) => e);
-      const how = back instanceof Error ? `and could not restart: ${back.message}` : 'restarted from the last good build';
-      return { kind: 'error', message: `${what}; ${how}`, buildMs };
-    }
-    if (answer.type === 'reloaded') {
-      this.generation = generation;
-      this.previous = new Map(this.loaded);
-      this.policy.swapped(Date.now());
-      for (const s of fresh) this.loaded.set(s.name, s);
-      await this.prune([]);
-      return { kind: 'reload', generation, modules: answer.loaded, unloaded: answer.unloaded, swapMs: answer.timings.totalMs, buildMs, timings: answer.timings };
-    }
-    if (answer.type !== 'restart-needed') throw new Error('unreachable');
-    const next = new Map(this.loaded);
-    for (const s of fresh) next.set(s.name, s);
-    const reason = answer.module ? `${answer.module}: ${answer.reason}` : answer.reason;
-    if (answer.cause === 'entry-abi' || answer.cause === 'load-failed') {
-      await this.restartWith([...this.loaded.values()], 'recovering', buildMs);
-      return { kind: 'error', message: `the new build cannot be loaded (${reason}); restarted from the last good build`, buildMs };
-    }
-    return this.restartWith([...next.values()], reason, buildMs);
-  }
-
-  /**
-   * Stops the current host (if any) and starts one on `mods`. If those modules are
-   * refused (bad entry, dlopen failure) and differ from the last good set, falls back
-   * to the last good set and reports the refusal as an error.
-   */
-  private async restartWith(mods: Snapshot[], reason: string, buildMs?: number): Promise<ReloadReport> {
-    const t0 = performance.now();
-    const old = this.host;
-    this.host = undefined;
-    if (old) await old.stop(this.plan.stopTimeoutMs + 3000);
-    try {
-      await this.startHost(mods);
-    } catch (err) {
-      const lastGood = [...this.loaded.values()];
-      const same = lastGood.length === mods.length && lastGood.every((s, i) => s.path === mods[i].path);
-      if (same || lastGood.length === 0) throw err;
-      await this.startHost(lastGood);
-      return { kind: 'error', message: `${(err as Error).message}; restarted from the last good build`, buildMs };
-    }
-    const restartMs = performance.now() - t0;
-    const names = mods.filter((m) => m.role !== 'registry').map((m) => m.name);
-    const registry = mods.length - names.length;
-    if (reason === 'start') return { kind: 'start', generation: this.generation, modules: names, registry, restartMs, buildMs };
-    return { kind: 'restart', generation: this.generation, reason, modules: names, registry, restartMs, buildMs };
-  }
-
-  /** Spawns a host, starts generation 1 on `mods`, and makes them the last good set. */
-  private async startHost(mods: Snapshot[]): Promise<void> {
-    const host = HostProcess.spawn({
-      fds: this.fds,
-      libstdDir: this.tc.libstdDir,
-      stdoutToStderr: this.opts.json,
-      onMessage: (m) => this.onHostMessage(host, m),
-      onExit: (e) => this.onHostExit(host, e),
-    });
-    try {
-      await host.next(['ready'], 30_000);
-      host.send({ type: 'start', generation: 1, modules: this.specs(mods), stopTimeoutMs: this.plan.stopTimeoutMs });
-      const m = await host.next(['started', 'error'], 120_000);
-      if (m.type === 'error') throw new CycleFault(m.module ? `${m.module}: ${m.message}` : m.message);
-      host.startedAt = Date.now();
-    } catch (err) {
-      host.kill();
-      if (err instanceof HostExit) throw new StartCrash(host, err);
-      throw err;
-    }
-    this.host = host;
-    this.hostLockSha = this.lockSha;
-    this.generation = 1;
-    const current = [...this.loaded.values()];
-    const same = current.length === mods.length && current.every((s, i) => s.path === mods[i].path);
-    if (!same && current.length > 0) this.previous = this.loaded;
-    if (!same) this.policy.swapped(Date.now());
-    this.loaded = new Map(mods.map((s) => [s.name, s]));
-    await this.prune(mods.map((s) => s.path));
-  }
-
-  private onHostMessage(host: HostProcess, m: FromHost): void {
-    if (m.type === 'error') this.out.emit({ event: 'host-error', ...m }, `host: ${m.message}`);
-    else if (m.type === 'generation-exit' && host === this.host && !this.quitting) {
-      if (m.code === 0) {
-        this.out.info(`the app returned 0 from generation ${m.generation}; stopping`);
-        void this.stop();
-      } else {
-        this.out.emit({ event: 'generation-exit', ...m }, `generation ${m.generation} ended with code ${m.code}${m.code === 101 ? ' (a panic)' : ''}`);
-        this.policy.failed(Date.now(), host.startedAt ?? host.spawnedAt);
-        void this.recover(host, `generation ${m.generation} ended with code ${m.code}`);
-      }
-    } else if (m.type === 'restart-needed' && host === this.host) void this.recover(host, m.reason);
-  }
-
-  private onHostExit(host: HostProcess, e: HostExit): void {
-    // Inside the section: a reload waiting on this host handles the exit itself and replaces it.
-    void this.exclusive(async () => {
-      if (host !== this.host || this.quitting) return;
-      this.crashed(host, e);
-      await this.recoverNow(host, `it ${e.how}`);
-    });
-  }
-
-  private crashed(host: HostProcess, e: HostExit): void {
-    this.policy.failed(Date.now(), host.startedAt ?? host.spawnedAt);
-    this.out.emit({ event: 'crash', pid: host.pid, code: e.code, signal: e.signal, stderr: e.tail }, `host ${e.how}${e.tail ? '; last lines of its stderr:\n' + e.tail.replace(/^/gm, '  ') : ''}`);
-  }
-
-  private recover(host: HostProcess, reason: string): Promise<void> {
-    return this.exclusive(() => this.recoverNow(host, reason));
-  }
-
-  /**
-   * Restarts a dead or failed host as {@link RestartPolicy} says. A restarted host that
-   * dies before it has started counts as one more failure, and the policy decides
-   * again (roll back, back off, or wait). Call inside a section.
-   */
-  private async recoverNow(host: HostProcess, reason: string): Promise<void> {
-    if (host !== this.host || this.quitting) return;
-    // After a restart whose host died while starting, no host runs: `this.host` is undefined.
-    let current: HostProcess | undefined = host;
-    for (;;) {
-      const step = this.policy.next(Date.now(), this.previous !== undefined);
-      if (step.kind === 'wait') {
-        host.kill();
-        this.host = undefined;
-        this.out.warn(`the host failed ${step.failures} times right after starting; waiting for a change (save a file, CTRL+C or \`hotgen reload\`)`);
-        return;
-      }
-      if (step.delayMs > 0) await new Promise((r) => setTimeout(r, step.delayMs));
-      if (current !== this.host || this.quitting) return;
-      const back = step.rollback ? this.previous : undefined;
-      let r: ReloadReport;
-      try {
-        if (back) {
-          this.previous = undefined;
-          r = await this.restartWith([...back.values()], `${reason} twice right after starting; rolled back to the previous build`);
-          this.previous = undefined;
-        } else r = await this.restartWith([...this.loaded.values()], reason);
-      } catch (err) {
-        if (err instanceof StartCrash && !this.quitting) {
-          this.crashed(err.host, err.exit);
-          reason = `it ${err.exit.how}`;
-          current = undefined;
-          continue;
-        }
-        r = { kind: 'error', message: `could not restart the host: ${(err as Error).message}` };
-      }
-      this.lastReport = r;
-      this.out.emit(reportEvent(r), reportLine(r));
-      return;
-    }
   }
 
   /** Quits: waits for a running cycle, stops the host, resolves `run()` with 0. A second call (1 s or more later) kills at once. */
   private async stop(): Promise<void> {
     if (this.quitting) {
-      // The same quit often arrives twice at once (a group-wide SIGTERM plus the launcher's copy).
+      // The same quit can arrive twice at once (a SIGTERM to every process of a cgroup
+      // reaches the launcher, which passes it on, and this process).
       if (performance.now() - this.quitAt < 1000) return;
-      this.host?.kill();
+      killAllHosts();
+      killBuilds();
       process.exit(130);
     }
     this.quitting = true;
     this.quitAt = performance.now();
     if (this.queue.busy) this.out.info('hotgen dev: finishing the running cycle, then quitting (again to force)');
     await this.queue.idle();
-    await this.exclusive(async () => {
-      await this.host?.stop(this.plan.stopTimeoutMs + 3000);
-      this.host = undefined;
+    await this.keeper.exclusive(async () => {
+      await this.keeper.stopHost(this.plan.stopTimeoutMs + 3000);
       await this.store.clear();
     });
     this.out.emit({ event: 'quit' }, 'hotgen dev: stopped');
     this.quit(0);
   }
 
-  private async prune(extra: string[]): Promise<void> {
-    const keep = [...this.loaded.values(), ...(this.previous?.values() ?? [])].map((s) => s.path);
-    await this.store.prune([...extra, ...keep]);
+  /**
+   * The launcher is gone (its lifeline closed), by whatever signal: nobody can quit this
+   * session any more, so it ends at once, within 2 s (issue 9): the builds are killed,
+   * the control socket is closed and its file removed, the terminal is restored, the
+   * host gets ORPHAN_GRACE_MS to stop its generation and is killed after that, and this
+   * process exits. No cycle is waited for.
+   */
+  private async orphaned(): Promise<void> {
+    if (this.orphan) return;
+    this.orphan = true;
+    this.quitting = true;
+    this.keeper.close();
+    killBuilds();
+    // Whatever read our output may be gone with the launcher.
+    for (const s of [process.stdout, process.stderr]) s.on('error', () => undefined);
+    this.out.warn('hotgen dev: the launcher is gone; stopping the app and exiting');
+    this.terminal?.[Symbol.dispose]();
+    await this.control?.close().catch(() => undefined);
+    const timer = new Promise((r) => setTimeout(r, ORPHAN_GRACE_MS + 500));
+    await Promise.race([this.keeper.host?.stop(ORPHAN_GRACE_MS), timer]);
+    killAllHosts();
+    process.exit(1);
   }
 
   private async snapshotAll(): Promise<Snapshot[]> {
     return this.store.take(this.modules.map((m) => ({ name: m.name, role: m.role, source: m.source })));
   }
+}
 
-  private specs(snaps: Snapshot[]): ModuleSpec[] {
-    return snaps.map((s) => ({ name: s.name, role: s.role, path: s.path }));
+/** Calls `onGone` once the launcher's end of the lifeline at {@link LIFELINE_FD} closes (EOF or error). */
+function watchLifeline(onGone: () => void): void {
+  const lifeline = new net.Socket({ fd: LIFELINE_FD, readable: true, writable: false });
+  lifeline.on('data', () => undefined);
+  lifeline.once('end', onGone);
+  lifeline.once('error', onGone);
+  lifeline.once('close', onGone);
+  // The session's own handles keep the process alive; the lifeline must not after it ends.
+  lifeline.unref();
+}
+
+/**
+ * SIGKILLs every other process of this process group: the cargo, rustc and build-script
+ * processes the build driver started (they inherit the group; the launcher made this
+ * process a group leader with setsid, and the host runs in a session of its own). They
+ * hold the listening sockets (inherited descriptors are not close-on-exec) and must not
+ * outlive the session. Reads /proc/<pid>/stat (proc(5): the 5th field is the group).
+ */
+function killBuilds(): void {
+  for (const name of readdirSync('/proc')) {
+    const pid = Number(name);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]) === process.pid) process.kill(pid, 'SIGKILL');
+    } catch {
+      // It ended meanwhile.
+    }
   }
 }
 
@@ -433,7 +312,7 @@ export async function main(): Promise<number> {
   delete process.env[SUPERVISOR_ENV];
   const opts = JSON.parse(raw) as SupervisorOptions;
   const plan = await readPlan(opts.root);
-  const fds = opts.addresses.map((_, i) => 3 + i);
+  const fds = opts.addresses.map((_, i) => FIRST_LISTEN_FD + i);
   return new Session(opts, plan, fds).run();
 }
 
