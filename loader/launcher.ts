@@ -11,6 +11,7 @@
  * How the three processes end together is in {@link launch}.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { lockWorkspace } from '../common/lock.js';
 import { lookup } from 'node:dns/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -106,9 +107,24 @@ const FORWARDED = ['SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGHUP'] as const;
  * Lifeline: the supervisor's fd 3 is a socket pair whose other end only this process
  * holds, so the supervisor reads EOF there as soon as this process is gone, by any
  * signal, SIGKILL included, and ends the session (supervisor.ts `Session.orphaned`).
+ *
+ * The session holds the workspace lock (common/lock.ts) from before the bind until the
+ * supervisor has exited, so `init` and `eject` wait for it and then refuse.
+ * @throws UserError when another hotgen command holds the lock (naming its pid) or an
+ *   address cannot be bound.
  */
 export async function launch(opts: Omit<SupervisorOptions, 'addresses'> & { listen: string[] }): Promise<number> {
   const { listen, ...rest } = opts;
+  // One writer per workspace: init and eject wait for this session to end (common/lock.ts).
+  const lock = await lockWorkspace(rest.root, 'dev');
+  try {
+    return await runSession(rest, listen);
+  } finally {
+    await lock?.release();
+  }
+}
+
+async function runSession(rest: Omit<SupervisorOptions, 'addresses'>, listen: string[]): Promise<number> {
   const bound = await bindAll(listen);
   const script = fileURLToPath(new URL('./supervisor.js', import.meta.url));
   const supervisorOpts: SupervisorOptions = { ...rest, addresses: bound.addresses };

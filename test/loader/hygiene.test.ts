@@ -19,7 +19,7 @@ import path from 'node:path';
 import { sendControl } from '../../loader/control.js';
 import { isListening } from '../../common/session.js';
 import { freePort } from '../../bench/example.js';
-import { tempDir, writeTree } from '../helpers/tree.js';
+import { hashTree, tempDir, writeTree } from '../helpers/tree.js';
 import { missingTool, skipUnless, tools } from '../helpers/tools.js';
 import { cli, Dev, hotgen, quitAllDevs, toolchainEnv, type DevEvent } from './fixtures/dev-session.js';
 import { answers, canBind, cmdline, descendants, gone, httpLoad, hygieneWorkspace, pgrp, waitFor } from './fixtures/hygiene.js';
@@ -151,6 +151,23 @@ describe.skipIf(skipUnless(tools.nightly(), tools.mold()))('process hygiene of h
     expect(await dev.exited).toBe(137);
     const next = await start();
     expect(await next.dev.quit()).toBe(0);
+  });
+
+  it('while a session runs, a second hotgen dev, init and eject wait for the lock, then refuse naming its pid; nothing changes', async () => {
+    const { dev } = await start();
+    const launcher = dev.child.pid!;
+    const before = await hashTree(root, ['target', '.hotgen']);
+    const held = `hotgen: .hotgen/lock: is held by hotgen dev (pid ${launcher}); hotgen runs one init, eject or dev at a time in a workspace`;
+    for (const args of [['dev', '--no-watch'], ['init'], ['eject']]) {
+      const r = await hotgen(root, args, env());
+      expect(r.stderr.split('\n')[0], args[0]).toBe(held);
+      expect(r.code).toBe(1);
+    }
+    expect(await hashTree(root, ['target', '.hotgen'])).toEqual(before);
+    process.kill(launcher, 'SIGTERM');
+    expect(await dev.exited).toBe(0);
+    const after = await hotgen(root, ['init'], env());
+    expect(after.code, after.stderr).toBe(0);
   });
 
   it('without a terminal, SIGINT to the pid of hotgen dev reloads, SIGQUIT and SIGTERM quit', async () => {
