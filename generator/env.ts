@@ -6,8 +6,9 @@
  */
 import path from 'node:path';
 import { UserError } from '../common/errors.js';
-import { atomicWrite, readIfExists } from '../common/fsx.js';
-import { TOOLCHAIN_FILE } from '../common/layout.js';
+import { atomicWrite } from '../common/fsx.js';
+import { ensureOwnDir, readConfined } from '../common/confine.js';
+import { STATE_DIR, TOOLCHAIN_FILE } from '../common/layout.js';
 import type { HotPlan } from '../common/types.js';
 import { shellWord } from './escape.js';
 import {
@@ -25,7 +26,7 @@ import {
 } from './toolchain.js';
 
 /** Where `hotgen env` writes the clang-driven linker wrapper, relative to the root. */
-export const LINKER_WRAPPER = '.hotgen/bin/hotgen-linker';
+export const LINKER_WRAPPER = `${STATE_DIR}/bin/hotgen-linker`;
 
 export { cargoTargetDir, hotDepsDir };
 
@@ -84,7 +85,10 @@ export async function computeEnv(root: string, plan: HotPlan, opts: EnvOptions =
     else {
       const wrapper = path.join(root, LINKER_WRAPPER);
       const script = linkerScript(clang, ld);
-      if ((await readIfExists(wrapper))?.toString() !== script) await atomicWrite(wrapper, script, 0o755);
+      // .hotgen/ and bin/ must be real directories of this user, and the wrapper no symlink (common/confine.ts).
+      await ensureOwnDir(root, STATE_DIR);
+      await ensureOwnDir(root, path.posix.dirname(LINKER_WRAPPER));
+      if ((await readConfined(root, LINKER_WRAPPER))?.toString() !== script) await atomicWrite(wrapper, script, 0o755);
       vars[linkerEnvVar(hostTriple())] = wrapper;
     }
   }

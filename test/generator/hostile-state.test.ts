@@ -88,9 +88,9 @@ const CASES: Case[] = [
       await symlink(path.join(out, 'state.json'), path.join(ws, STATE_FILE));
     },
   },
-  ...(['init', 'eject'] as const).map((cmd): Case => ({
+  ...(['init', 'eject', 'env'] as const).map((cmd): Case => ({
     name: `${cmd}: .hotgen is a symlink to a directory outside`,
-    from: cmd === 'init' ? 'pre' : 'post', args: cmd === 'init' ? INIT : ['eject'],
+    from: cmd === 'init' ? 'pre' : 'post', args: cmd === 'init' ? INIT : [cmd],
     message: /^hotgen: \.hotgen: is a symlink; hotgen keeps its state only in a real directory of the workspace/,
     setup: async (ws, out) => {
       const target = path.join(out, 'state-dir');
