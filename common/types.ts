@@ -92,9 +92,21 @@ export interface HotPlan {
   listen: string[];
   /** How long a generation may take to stop before the host is restarted (ms). */
   stopTimeoutMs: number;
+  /** How `hotgen dev` runs the app (hotgen.yaml `app:`); absent = no arguments, no extra environment, the root. */
+  app?: AppSettings;
   /** Every workspace member with its role, in topological order (deps first). */
   crates: PlannedCrate[];
 }
 
+/** hotgen.yaml `app:`: what the app gets from `hotgen dev`. */
+export interface AppSettings {
+  /** Arguments, read in Rust by `ctx.args()`; `hotgen dev -- ARGS` replaces them. */
+  args: string[];
+  /** Extra environment variables of the host process (the app's), name → value. */
+  env: Record<string, string>;
+  /** The app's working directory, relative to the workspace root (`.` = the root). */
+  cwd: string;
+}
+
 /** Entry ABI version implemented by this hotgen (DESIGN.md, "Entry ABI"). */
-export const ABI_VERSION = 1;
+export const ABI_VERSION = 2;

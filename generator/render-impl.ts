@@ -1,20 +1,22 @@
 /**
  * Renders hotgen's generated files from the handlebars templates in `templates/`:
- * flake.nix (or nix/hotgen.nix when the user owns a flake), hotgen/rust-toolchain.toml,
- * hotgen/cargo-config.toml, .envrc and the entry shim: new files only (common/layout.ts).
+ * nix/hotgen.nix (the dev shell and check), flake.nix (a thin wrapper importing it, only
+ * when the user owns no flake), hotgen/rust-toolchain.toml, hotgen/cargo-config.toml,
+ * .envrc and the entry shim: new files only (common/layout.ts).
  * Templates are read once per process from the package's `templates/` directory; their
  * helpers escape for the file's language (`nixstr`, `indstr`, `shq`, `tomlstr`,
  * `tomlkey`, `rustdoc`, `yamlstr`: escape.ts), and the templates use no raw value that
  * is not validated (profile, pin, linker names).
  */
-import { readFileSync, existsSync, readdirSync, realpathSync } from 'node:fs';
+import { readFileSync, existsSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Handlebars, parseToml } from '../common/deps.js';
+import { Handlebars } from '../common/deps-render.js';
+import { parseToml } from '../common/deps-config.js';
 import { InternalError, UserError } from '../common/errors.js';
 import { checkProfileName, escapeControls, shown } from '../common/plan-rules.js';
-import type { HotPlan, WorkspaceGraph } from '../common/types.js';
-import { CARGO_CONFIG_FILE, PLAN_FILE, TOOLCHAIN_FILE } from '../common/layout.js';
+import { ABI_VERSION, type HotPlan, type WorkspaceGraph } from '../common/types.js';
+import { CARGO_CONFIG_FILE, FLAKE_FILE, NIX_MODULE_FILE, PLAN_FILE, TOOLCHAIN_FILE } from '../common/layout.js';
 import { linkerBinary, parsePin, profileDir } from './toolchain.js';
 import { nixIndented, nixStoreName, nixString, rustDocCode, shellWord, tomlKey, tomlString, yamlScalar } from './escape.js';
 import { displayPath } from './workspace.js';
@@ -70,11 +72,6 @@ function template(name: string): Compiled {
     hb.registerHelper('tomlkey', (s: unknown) => new hb.SafeString(tomlKey(String(s))));
     hb.registerHelper('rustdoc', (s: unknown) => new hb.SafeString(rustDocCode(String(s))));
     hb.registerHelper('yamlstr', (s: unknown) => new hb.SafeString(yamlScalar(String(s))));
-    const partials = path.join(templatesDir(), 'partials');
-    for (const f of readdirSync(partials)) {
-      const id = f.replace(/\.[^.]*\.hbs$|\.hbs$/, '').replace(/-(\w)/g, (_, c: string) => c.toUpperCase());
-      hb.registerPartial(id, readFileSync(path.join(partials, f), 'utf8'));
-    }
     engine = { hb, cache: new Map() };
   }
   let t = engine.cache.get(name);
@@ -89,14 +86,14 @@ function template(name: string): Compiled {
 /** Renders `templates/<name>` with `vars` (strict: a missing variable is an InternalError). */
 export function renderTemplate(name: string, vars: object): string {
   try {
-    // Handlebars indents the blank lines of an indented partial too; no template needs trailing blanks.
+    // No template needs trailing blanks; an empty `{{#if}}` branch would leave some.
     return template(name)(vars).replace(/[ \t]+$/gm, '');
   } catch (err) {
     throw new InternalError(`rendering template ${name}: ${(err as Error).message}`, { cause: err });
   }
 }
 
-/** Variables shared by flake.nix and nix/hotgen.nix. */
+/** Variables of the templates: flake.nix, nix/hotgen.nix and hotgen/rust-toolchain.toml. */
 export function nixVars(plan: HotPlan, graph: WorkspaceGraph): Record<string, unknown> {
   checkProfileName(plan.profile, { file: PLAN_FILE });
   const pin = parsePin(plan.toolchain);
@@ -105,12 +102,14 @@ export function nixVars(plan: HotPlan, graph: WorkspaceGraph): Record<string, un
   return {
     pin: pin.spec,
     toolchainFile: TOOLCHAIN_FILE,
+    toolchainDir: path.posix.dirname(TOOLCHAIN_FILE),
+    moduleFile: NIX_MODULE_FILE,
+    planFile: PLAN_FILE,
     configFile: CARGO_CONFIG_FILE,
     linker: plan.linker,
     linkerBin,
     linkerPkg,
     linkerDesc: linkerBin ? `clang driving ${plan.linker}` : plan.linker === 'gold' ? 'gold (chosen by hotgen dev per crate)' : 'the default linker',
-    packages: ['toolchain', ...(linkerBin ? ['pkgs.clang', `pkgs.${linkerPkg}`] : [])].join(' '),
     profile: plan.profile,
     profileDir: profileDir(plan.profile),
     checkName: nixStoreName(`hotgen-${plan.profile}-build`),
@@ -173,22 +172,20 @@ export function renderFiles(plan: HotPlan, graph: WorkspaceGraph, opts: RenderOp
   const vars = nixVars(plan, graph);
   const files: RenderedFile[] = [];
   const notes: string[] = [];
-  if (opts.flakeExists) {
-    files.push({ path: 'nix/hotgen.nix', kind: 'flake-module', content: renderTemplate('hotgen.nix.hbs', { ...vars, toolchainPath: `../${TOOLCHAIN_FILE}` }) });
-    notes.push(flakeModuleNote());
-  } else {
-    files.push({ path: 'flake.nix', kind: 'flake', content: renderTemplate('flake.nix.hbs', { ...vars, toolchainPath: `./${TOOLCHAIN_FILE}` }) });
-    notes.push(
-      'Enter the dev shell with `nix develop` (or `direnv allow`). In a git repository, first ' +
-        `\`git add flake.nix ${path.posix.dirname(TOOLCHAIN_FILE)} .envrc\`: Nix does not see untracked files.`,
-    );
-  }
+  if (!opts.flakeExists) files.push({ path: FLAKE_FILE, kind: 'flake', content: renderTemplate('flake.nix.hbs', vars) });
+  files.push({ path: NIX_MODULE_FILE, kind: 'flake-module', content: renderTemplate('hotgen.nix.hbs', vars) });
+  notes.push(
+    opts.flakeExists
+      ? flakeModuleNote()
+      : 'Enter the dev shell with `nix develop` (or `direnv allow`). In a git repository, first ' +
+          `\`git add ${FLAKE_FILE} ${path.posix.dirname(NIX_MODULE_FILE)} ${path.posix.dirname(TOOLCHAIN_FILE)} .envrc\`: Nix does not see untracked files.`,
+  );
   files.push({ path: TOOLCHAIN_FILE, kind: 'toolchain', content: renderTemplate('rust-toolchain.toml.hbs', vars) });
   files.push({ path: CARGO_CONFIG_FILE, kind: 'cargo-config', content: renderTemplate('cargo-config.toml.hbs', { ...vars, custom: plan.profile !== 'dev' }) });
   files.push({ path: '.envrc', kind: 'envrc', content: renderTemplate('envrc.hbs', vars) });
   const libPath = entryLibPath(plan, graph, opts.realpath ?? realpathNearest);
   const shimPath = path.posix.join(path.posix.dirname(libPath), 'hotgen_entry.rs');
-  files.push({ path: shimPath, kind: 'entry-shim', content: renderTemplate('hotgen_entry.rs.hbs', { libPath, snippet: entrySnippet().map((l) => `//! ${l}`.trimEnd()).join('\n') }) });
+  files.push({ path: shimPath, kind: 'entry-shim', content: renderEntryShim(libPath) });
   notes.push(entryNote(plan.entry, libPath));
   return { files, notes };
 }
@@ -196,15 +193,26 @@ export function renderFiles(plan: HotPlan, graph: WorkspaceGraph, opts: RenderOp
 /** The lines to add to an existing flake.nix for nix/hotgen.nix. */
 function flakeModuleNote(): string {
   return [
-    'Your flake.nix was left alone; hotgen wrote nix/hotgen.nix. Add to your flake:',
+    `Your ${FLAKE_FILE} was left alone; hotgen wrote ${NIX_MODULE_FILE}. Add to your flake:`,
     '  inputs.rust-overlay = { url = "github:oxalica/rust-overlay"; inputs.nixpkgs.follows = "nixpkgs"; };',
     'and in outputs, for each system:',
     '  pkgs = import nixpkgs { inherit system; overlays = [ rust-overlay.overlays.default ]; };',
-    '  hotgen = import ./nix/hotgen.nix { inherit pkgs; src = self; };',
+    `  hotgen = import ./${NIX_MODULE_FILE} { inherit pkgs; };`,
     '  devShells.${system}.default = hotgen.devShell;',
     '  checks.${system}.hotgen-build = hotgen.check;',
-    '(or merge hotgen.packages, hotgen.env and hotgen.shellHook into your own mkShell).',
+    `(or merge hotgen.packages, hotgen.env and hotgen.shellHook into your own mkShell; ${NIX_MODULE_FILE} is`,
+    `a function of \`{ pkgs, src ? ../. }\`, where src is the workspace). In a git repository, \`git add\` it.`,
   ].join('\n');
+}
+
+/**
+ * The entry shim (templates/hotgen_entry.rs.hbs) for an entry whose root file is
+ * `libPath` (workspace-relative, shown in its header): the safe wrapper around the entry
+ * ABI of {@link ABI_VERSION}, with the snippet of {@link entrySnippet} in its docs.
+ */
+export function renderEntryShim(libPath: string): string {
+  const snippet = entrySnippet().map((l) => `//! ${l}`.trimEnd()).join('\n');
+  return renderTemplate('hotgen_entry.rs.hbs', { libPath, snippet, abiVersion: ABI_VERSION });
 }
 
 /**
@@ -230,8 +238,10 @@ export function entrySnippet(): string[] {
     '    /// Serve until `ctx.wait_stop(..)` says stop, join every thread you started, return 0.',
     '    #[cfg(hotgen)]',
     '    fn hotgen_run(ctx: &hotgen_entry::Context) -> i32 {',
-    '        let listener = ctx.listeners().unwrap().remove(0);',
-    '        // ... accept on `listener` until ctx.stop_requested() ...',
+    '        let _listeners = ctx.listeners().expect("the host\'s listening sockets");',
+    '        // ... accept on them until ctx.stop_requested(), then join your threads ...',
+    '        // (a value kept across reloads: ctx.state(init), see hotgen_entry::FrozenState)',
+    '        ctx.wait_stop(None);',
     '        0',
     '    }',
     '}',
@@ -266,8 +276,8 @@ export function lockedGitDeps(lockText: string): string[] {
   return pkgs.filter((p) => typeof p.source === 'string' && p.source.startsWith('git+')).map((p) => `${String(p.name)}-${String(p.version)}`);
 }
 
-/** The note `init` prints when Cargo.lock has git dependencies (`nixFile`: flake.nix or nix/hotgen.nix). */
-export function gitDepsNote(deps: string[], nixFile: string): string {
+/** The note `init` prints when Cargo.lock has git dependencies (`nixFile`: where `cargoOutputHashes` is, nix/hotgen.nix). */
+export function gitDepsNote(deps: string[], nixFile: string = NIX_MODULE_FILE): string {
   return [
     `Cargo.lock has git dependencies (${deps.join(', ')}): the Nix check vendors them only with a hash each.`,
     `Add them to \`cargoOutputHashes\` in ${nixFile}, e.g. ${nixString(deps[0] ?? 'name-version')} = "sha256-...";`,

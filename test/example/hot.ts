@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import readline from 'node:readline';
 import { run } from '../../common/exec.js';
-import type { HotPlan } from '../../common/types.js';
+import { ABI_VERSION, type HotPlan } from '../../common/types.js';
 import { initWorkspace } from '../../generator/init.js';
 import { readPlan } from '../../generator/plan.js';
 import { resolveToolchain, type Toolchain } from '../../loader/build.js';
@@ -84,9 +84,9 @@ export async function buildHot(ex: HotExample): Promise<HotBuilt> {
   };
 }
 
-/** Compiles mini-host.c to `out` with clang. */
+/** Compiles mini-host.c to `out` with clang, for the entry ABI of this hotgen. */
 export async function buildMiniHost(out: string): Promise<string> {
-  await run('clang', ['-O1', '-Wall', '-o', out, path.join(import.meta.dirname, 'mini-host.c'), '-ldl', '-lpthread']);
+  await run('clang', ['-O1', '-Wall', `-DHOTGEN_ABI_VERSION=${ABI_VERSION}`, '-o', out, path.join(import.meta.dirname, 'mini-host.c'), '-ldl', '-lpthread']);
   return out;
 }
 

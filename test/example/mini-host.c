@@ -1,6 +1,6 @@
 /*
  * A minimal stand-in for the hotgen host, used only by test/example to check the
- * example's side of the entry ABI (DESIGN.md, "Entry ABI, version 1") without the
+ * example's side of the entry ABI (README, "Entry ABI"; HOTGEN_ABI_VERSION, set by hot.ts) without the
  * real loader: it binds 127.0.0.1:0, then obeys one command per stdin line and
  * answers one line on stdout:
  *   load <path> global|local  -> "ok"                  dlopen RTLD_NOW|RTLD_GLOBAL/LOCAL
@@ -81,12 +81,12 @@ int main(void) {
         abi_fn abi = (abi_fn)dlsym(h, "hotgen_abi_version");
         entry = (main_fn)dlsym(h, "hotgen_main");
         if (!abi || !entry) die("dlsym");
-        if (abi() != 1) die("abi");
+        if (abi() != HOTGEN_ABI_VERSION) die("abi");
       }
       printf("ok\n");
     } else if (sscanf(line, "run %llu", &gen) == 1) {
       if (pipe(stop_pipe)) die("pipe");
-      ctx = (struct raw_context){1, gen, stop_pipe[0], &listen_fd, 1, &state_slot};
+      ctx = (struct raw_context){HOTGEN_ABI_VERSION, gen, stop_pipe[0], &listen_fd, 1, &state_slot};
       if (pthread_create(&generation_thread, NULL, run_generation, NULL)) die("thread");
       printf("ok\n");
     } else if (strncmp(line, "stop", 4) == 0) {

@@ -11,6 +11,7 @@ import { tempDir } from '../helpers/tree.js';
 import { ensureHostBuilt, missingRegistryCrate, nightlyLibDir, prepareFixture } from './fixtures/workspace.js';
 import { launchHost, waitForLine } from './fixtures/host-driver.js';
 import { readDynamic } from '../../loader/modules.js';
+import { ABI_VERSION } from '../../common/types.js';
 
 describe.skipIf(skipUnless(tools.nightly(), missingRegistryCrate()))('host: faults become clear messages', () => {
   let dir: Awaited<ReturnType<typeof tempDir>>;
@@ -94,7 +95,7 @@ describe.skipIf(skipUnless(tools.nightly(), missingRegistryCrate()))('host: faul
 
   it.each([
     ['noabi', /entry module noabi \(.*libnoabi\.so\) does not export hotgen_abi_version and hotgen_main/],
-    ['badabi', /entry module badabi \(.*libbadabi\.so\) implements hotgen ABI version 2, this hotgen needs 1/],
+    ['badabi', new RegExp(`entry module badabi \\(.*libbadabi\\.so\\) implements hotgen ABI version ${ABI_VERSION + 1}, this hotgen needs ${ABI_VERSION}:`)],
   ])('refuses to start entry %s with a message naming it', async (name, message) => {
     const { host, snaps } = await launch(`start-${name}`);
     await using _host = host;

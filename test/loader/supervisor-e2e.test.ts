@@ -9,6 +9,7 @@ import path from 'node:path';
 import { tempDir } from '../helpers/tree.js';
 import { skipUnless, tools } from '../helpers/tools.js';
 import { Dev, exampleReady, quitAllDevs, get, hotgen as runHotgen, initExample, loadClient, toolchainEnv, type DevEvent } from './fixtures/dev-session.js';
+import { ABI_VERSION } from '../../common/types.js';
 
 describe.skipIf(skipUnless(tools.nightly(), tools.mold()) || !exampleReady)('hotgen dev on the example server (real cargo, dlopen, HTTP)', () => {
   let dir: Awaited<ReturnType<typeof tempDir>>;
@@ -111,16 +112,16 @@ describe.skipIf(skipUnless(tools.nightly(), tools.mold()) || !exampleReady)('hot
   });
 
   it('an entry speaking another ABI version is refused: the last good build keeps serving', async () => {
-    await edit('router/src/hotgen_entry.rs', 'pub const ABI_VERSION: u32 = 1;', 'pub const ABI_VERSION: u32 = 2;');
+    await edit('router/src/hotgen_entry.rs', `pub const ABI_VERSION: u32 = ${ABI_VERSION};`, `pub const ABI_VERSION: u32 = ${ABI_VERSION + 1};`);
     const r = await hotgen(['reload', '--json']);
     expect(r.code).toBe(1);
     const answer = JSON.parse(r.stdout);
     expect(answer.ok).toBe(false);
     expect(answer.report.kind).toBe('error');
-    expect(answer.report.message).toMatch(/^the new build cannot be loaded \(app_router: .*ABI version 2.*\); restarted from the last good build$/);
+    expect(answer.report.message).toMatch(new RegExp(`^the new build cannot be loaded \\(app_router: .*ABI version ${ABI_VERSION + 1}\\b.*\\); restarted from the last good build$`));
     expect((await get(port, '/hello')).body).toBe('hello from api v4\n');
     const mark = dev.events.length;
-    await edit('router/src/hotgen_entry.rs', 'pub const ABI_VERSION: u32 = 2;', 'pub const ABI_VERSION: u32 = 1;');
+    await edit('router/src/hotgen_entry.rs', `pub const ABI_VERSION: u32 = ${ABI_VERSION + 1};`, `pub const ABI_VERSION: u32 = ${ABI_VERSION};`);
     expect(await waitEvent((e) => e.event === 'reload', mark)).toMatchObject({ modules: ['app_router'] });
     expect((await get(port, '/hello')).body).toBe('hello from api v4\n');
   });
