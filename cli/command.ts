@@ -9,6 +9,8 @@ export type Flags = Record<string, string | boolean | string[] | undefined>;
 export interface CommandContext {
   flags: Flags;
   positionals: string[];
+  /** Everything after a `--` on the command line, untouched (`hotgen dev -- ARGS`); empty without one. */
+  passthrough: string[];
   out: Output;
   cwd: string;
 }
@@ -25,6 +27,8 @@ export interface CommandSpec {
   options: NonNullable<ParseArgsConfig['options']>;
   /** True when the command takes positional arguments; otherwise one is a usage error (exit 2). */
   positionals?: boolean;
+  /** True when the command takes arguments after `--` ({@link CommandContext.passthrough}); otherwise they are a usage error. */
+  passthrough?: boolean;
   /** Resolves to the exit code (default 0). Throws HotgenError subclasses on failure. */
   run(ctx: CommandContext): Promise<number | void>;
 }

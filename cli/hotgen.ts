@@ -97,7 +97,9 @@ export async function main(argv: string[]): Promise<number> {
     }
   }
   const [name, ...after] = argv;
-  const rest = [...lead, ...after];
+  const dashes = after.indexOf('--');
+  const passthrough = dashes < 0 ? [] : after.slice(dashes + 1);
+  const rest = [...lead, ...(dashes < 0 ? after : after.slice(0, dashes))];
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write((await mainHelp()) + '\n');
     return name ? 0 : 2;
@@ -122,10 +124,11 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (!spec.positionals && parsed.positionals.length > 0) throw new UsageError(`${name}: unexpected argument \`${parsed.positionals[0]}\``);
+  if (!spec.passthrough && dashes >= 0) throw new UsageError(`${name}: takes no arguments after \`--\``);
   const out = new Output(Boolean(flags.json), Boolean(flags.verbose));
   const cwd = path.resolve(typeof flags.cwd === 'string' ? flags.cwd : process.cwd());
   if (out.verbose) out.debug(`hotgen ${version()} ${name} in ${cwd}`);
-  return (await spec.run({ flags, positionals: parsed.positionals, out, cwd })) ?? 0;
+  return (await spec.run({ flags, positionals: parsed.positionals, passthrough, out, cwd })) ?? 0;
 }
 
 const isMain = process.argv[1] && fileURLToPath(import.meta.url) === (await import('node:fs')).realpathSync(process.argv[1]);

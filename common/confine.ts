@@ -126,3 +126,18 @@ export async function ensureOwnDir(root: string, rel: string = STATE_DIR, create
   }
   return true;
 }
+
+/**
+ * The absolute path of the directory `rel` (from `file`, e.g. hotgen.yaml `app.cwd`)
+ * under `root`, after checking that it exists and resolves (symlinks followed) inside the
+ * workspace.
+ * @throws UserError naming `file` when it is missing, not a directory, or outside.
+ */
+export async function confinedDir(root: string, rel: string, file: string, what: string): Promise<string> {
+  const abs = path.join(root, rel);
+  const st = await fs.stat(abs).catch(() => undefined);
+  if (!st?.isDirectory()) throw new UserError(`${what} ${JSON.stringify(rel)} is not a directory of the workspace`, { file });
+  const real = await fs.realpath(abs);
+  if (!isInside(await fs.realpath(root), real)) throw new UserError(`${what} ${JSON.stringify(rel)} leads outside the workspace (${real})`, { file });
+  return abs;
+}

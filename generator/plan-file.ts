@@ -7,7 +7,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../common/errors.js';
 import { YAML } from '../common/deps-config.js';
-import type { HotPlan, Linker, PlannedCrate, Role } from '../common/types.js';
+import type { AppSettings, HotPlan, Linker, PlannedCrate, Role } from '../common/types.js';
 import { PLAN_FILE, TOOLCHAIN_FILE } from '../common/layout.js';
 import {
   checkChannel,
@@ -64,6 +64,9 @@ channel: nightly
 profile: hot
 # How long a generation may take to stop before the host is restarted (ms, 100 to 600000).
 stop_timeout_ms: 5000
+# How \`hotgen dev\` runs the app (optional): arguments (\`hotgen dev -- ARGS\` replaces
+# them), extra environment, and the working directory relative to the workspace root.
+# app: { args: [--config, dev.toml], env: { RUST_LOG: debug }, cwd: . }
 # Computed by \`hotgen init\` from the workspace and read by \`hotgen dev\`; do not edit.
 crates: []
 `;
@@ -71,7 +74,11 @@ crates: []
 type Obj = Record<string, unknown>;
 
 /** The top-level keys of hotgen.yaml (`toolchain` is retired: read from older plans, never written). */
-const TOP_KEYS = ['version', 'entry', 'frozen', 'exclude', 'listen', 'linker', 'channel', 'profile', 'stop_timeout_ms', 'crates', 'toolchain'];
+const TOP_KEYS = ['version', 'entry', 'frozen', 'exclude', 'listen', 'linker', 'channel', 'profile', 'stop_timeout_ms', 'app', 'crates', 'toolchain'];
+/** The keys of `app:`. */
+const APP_KEYS = ['args', 'env', 'cwd'];
+/** A portable environment variable name (POSIX.1-2017, 8.1: letters, digits, underscore; no leading digit). */
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** The keys of one `crates:` entry. */
 const CRATE_KEYS = ['name', 'role', 'lib', 'deps', 'src'];
 
@@ -308,6 +315,26 @@ function crateOf(y: YamlFile, c: unknown, i: number): PlannedCrate {
   return { name, role: o.role as Role, ...(lib ? { lib } : {}), deps, src };
 }
 
+/** The `app:` mapping: arguments, extra environment and working directory of the app (all optional). */
+function appOf(y: YamlFile): AppSettings {
+  const o = y.data.app;
+  if (o === undefined || o === null) return { args: [], env: {}, cwd: '.' };
+  if (typeof o !== 'object' || Array.isArray(o)) throw new UserError(`\`app\` must be a mapping (args, env, cwd), not ${shownValue(o)}`, at(y, ['app']));
+  const a = o as Obj;
+  const args = strList(y, ['app', 'args'], a.args) ?? [];
+  const env: Record<string, string> = {};
+  if (a.env !== undefined && a.env !== null) {
+    if (typeof a.env !== 'object' || Array.isArray(a.env)) throw new UserError(`\`app.env\` must be a mapping of names to strings, not ${shownValue(a.env)}`, at(y, ['app', 'env']));
+    for (const [k, v] of Object.entries(a.env as Obj)) {
+      if (!ENV_NAME.test(k)) throw new UserError(`\`app.env\`: ${shown(k)} is not an environment variable name (letters, digits and _, not starting with a digit)`, at(y, ['app', 'env', k]));
+      if (typeof v !== 'string' || v.includes('\0')) throw new UserError(`\`app.env.${k}\` must be a string without NUL, not ${shownValue(v)}`, at(y, ['app', 'env', k]));
+      env[k] = v;
+    }
+  }
+  const cwd = a.cwd === undefined || a.cwd === null || a.cwd === '' || a.cwd === '.' ? '.' : checkRelativePath(a.cwd, '`app.cwd`', at(y, ['app', 'cwd']));
+  return { args, env, cwd };
+}
+
 /**
  * Reads the plan the loader runs from `<root>/hotgen.yaml`, every value checked (the
  * settings as {@link parseSettings} does; each `crates:` entry's names by Cargo's rules,
@@ -355,8 +382,10 @@ export async function readPlanFile(root: string): Promise<PlanRead> {
     entry: s.entry,
     listen: s.listen ?? [],
     stopTimeoutMs: s.stopTimeoutMs ?? STOP_TIMEOUT_MS.default,
+    app: appOf(y),
     crates,
   };
+  warnings.push(...unknownKeys(y, ['app'], APP_KEYS));
   return { plan, warnings };
 }
 

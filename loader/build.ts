@@ -1,5 +1,5 @@
 /**
- * The build driver: finds the toolchain, runs `cargo build --message-format=json-render-diagnostics`,
+ * The build driver: finds the toolchain, runs `cargo build --message-format=json...`,
  * turns cargo's JSON lines into the set of rebuilt dylibs, and serialises build+reload
  * cycles (a request during a cycle waits for one more cycle; requests at once coalesce).
  */
@@ -22,11 +22,27 @@ export interface CargoArtifact {
   fresh: boolean;
 }
 
-/** A parsed cargo JSON line: an artifact, the final result, or something we do not use. */
+/** One `compiler-message`: a rustc diagnostic of a unit (`unit` = package id + target name + kinds). */
+export interface CargoDiagnostic {
+  unit: string;
+  /** rustc's level: `error`, `warning`, `note`, `error: internal compiler error`... */
+  level: string;
+  /** rustc's rendered text (with ANSI colours when cargo was asked for them). */
+  rendered: string;
+}
+
+/** A parsed cargo JSON line: an artifact, a diagnostic, the final result, or something we do not use. */
 export type CargoMessage =
-  | { reason: 'compiler-artifact'; artifact: CargoArtifact }
+  | { reason: 'compiler-artifact'; artifact: CargoArtifact; unit: string }
+  | { reason: 'compiler-message'; diagnostic: CargoDiagnostic }
   | { reason: 'build-finished'; success: boolean }
   | { reason: 'other' };
+
+/** The key that ties a unit's messages to its artifact (cargo sends both with the same package id and target). */
+function unitKey(m: Record<string, unknown>): string {
+  const t = (m.target ?? {}) as Record<string, unknown>;
+  return `${String(m.package_id ?? '')} ${String(t.name ?? '')} ${JSON.stringify(t.kind ?? [])}`;
+}
 
 /**
  * Parses one stdout line of `cargo build --message-format=json*`. Non-JSON lines (a
@@ -42,10 +58,15 @@ export function parseCargoLine(line: string): CargoMessage {
     return { reason: 'other' };
   }
   if (m.reason === 'build-finished') return { reason: 'build-finished', success: m.success === true };
+  if (m.reason === 'compiler-message') {
+    const msg = (m.message ?? {}) as Record<string, unknown>;
+    return { reason: 'compiler-message', diagnostic: { unit: unitKey(m), level: String(msg.level ?? ''), rendered: String(msg.rendered ?? '') } };
+  }
   if (m.reason !== 'compiler-artifact') return { reason: 'other' };
   const target = (m.target ?? {}) as Record<string, unknown>;
   return {
     reason: 'compiler-artifact',
+    unit: unitKey(m),
     artifact: {
       packageId: String(m.package_id ?? ''),
       manifestPath: String(m.manifest_path ?? ''),
@@ -101,8 +122,10 @@ export interface BuildResult {
   buildMs: number;
   /** The rendered compiler errors (ANSI removed), empty on success. */
   errors: string;
-  /** Cargo's whole stderr, ANSI removed. */
+  /** Cargo's whole stderr, ANSI removed (rustc's diagnostics are not in it: they come as JSON). */
   stderr: string;
+  /** Warnings cargo replayed from its cache for units it did not rebuild, summarised instead of shown (0 with `verbose`). */
+  cachedWarnings: number;
 }
 
 /** Options for {@link cargoBuild}. */
@@ -112,10 +135,12 @@ export interface BuildOptions {
   /** Arguments after `cargo [+tc] build` (profile, package, `--config`), and extra environment. */
   cargoArgs: readonly string[];
   env?: Readonly<Record<string, string>>;
-  /** Cargo's stderr (progress and rendered diagnostics) as it arrives; default: our stderr. */
+  /** Cargo's stderr (progress lines) and rustc's diagnostics, as they come; default: our stderr. */
   onStderr?: (chunk: string) => void;
   /** Ask cargo for colour (when the terminal shows it). */
   color?: boolean;
+  /** Show the warnings cargo replays for units it did not rebuild too (default: one summary line). */
+  verbose?: boolean;
   /**
    * Show elapsed time on our stderr (loader/progress.ts): `building… 12 s` lines on a
    * TTY, one final line elsewhere for a long build. Default: on when cargo's stderr is
@@ -124,49 +149,78 @@ export interface BuildOptions {
   progress?: boolean;
 }
 
+/** Cargo's per-unit summary line (`warning: \`x\` (lib) generated 3 warnings ...`), replaced by {@link cargoBuild}'s own. */
+const WARNING_SUMMARY = /^(\x1b\[[0-9;]*m)*warning(\x1b\[[0-9;]*m)*: `[^`]+` \([^)]*\) generated \d+ warnings?\b/;
+
 /**
- * Runs `cargo [+tc] build <cargoArgs> --message-format=json-render-diagnostics`.
+ * Runs `cargo [+tc] build <cargoArgs> --message-format=json-diagnostic-rendered-ansi`
+ * (or `json` without colour). rustc's diagnostics arrive as JSON and are shown when their
+ * unit's artifact comes: those of a rebuilt unit in full, those cargo replays from its
+ * cache for a fresh unit (`fresh: true`; cargo replays a fresh unit's stored messages,
+ * Cargo book "JSON messages") as one count at the end, `N warnings from cargo ...;
+ * --verbose shows them`. Errors are shown at once.
  * A failed build resolves with `success: false` and the errors; it never throws for
  * compiler errors (only for a missing cargo: UserError).
  */
 export async function cargoBuild(opts: BuildOptions): Promise<BuildResult> {
   const { toolchain } = opts;
-  const args = [
-    ...toolchain.plus,
-    'build',
-    ...opts.cargoArgs,
-    '--message-format=json-render-diagnostics',
-    `--color=${opts.color ? 'always' : 'never'}`,
-  ];
+  const args = [...toolchain.plus, 'build', ...opts.cargoArgs, `--message-format=${opts.color ? 'json-diagnostic-rendered-ansi' : 'json'}`, `--color=${opts.color ? 'always' : 'never'}`];
   const artifacts: CargoArtifact[] = [];
   let finished: boolean | undefined;
   let atLineStart = true;
+  const write =
+    opts.onStderr ??
+    ((c: string) => {
+      atLineStart = c.endsWith('\n');
+      process.stderr.write(c);
+    });
+  const pending = new Map<string, CargoDiagnostic[]>();
+  const errors: string[] = [];
+  let cachedWarnings = 0;
+  let partial = '';
   using _progress = (opts.progress ?? !opts.onStderr) ? startProgress({ atLineStart: () => atLineStart }) : undefined;
   const t0 = performance.now();
   const res = await run('cargo', args, {
     cwd: opts.root,
     env: { ...toolchain.env, ...opts.env },
     allowFailure: true,
-    onStderr:
-      opts.onStderr ??
-      ((c) => {
-        atLineStart = c.endsWith('\n');
-        process.stderr.write(c);
-      }),
+    onStderr: (chunk) => {
+      const lines = (partial + chunk).split('\n');
+      partial = lines.pop()!;
+      const keep = lines.filter((l) => !WARNING_SUMMARY.test(l));
+      if (keep.length) write(keep.join('\n') + '\n');
+    },
     onStdoutLine: (line) => {
       const m = parseCargoLine(line);
-      if (m.reason === 'compiler-artifact') artifacts.push(m.artifact);
-      else if (m.reason === 'build-finished') finished = m.success;
+      if (m.reason === 'compiler-message') {
+        const d = m.diagnostic;
+        if (d.level.startsWith('error')) {
+          errors.push(d.rendered);
+          write(d.rendered);
+        } else if (d.rendered) pending.set(d.unit, [...(pending.get(d.unit) ?? []), d]);
+      } else if (m.reason === 'compiler-artifact') {
+        artifacts.push(m.artifact);
+        const held = pending.get(m.unit) ?? [];
+        pending.delete(m.unit);
+        if (m.artifact.fresh && !opts.verbose) cachedWarnings += held.filter((d) => d.level === 'warning').length;
+        else for (const d of held) write(d.rendered);
+      } else if (m.reason === 'build-finished') finished = m.success;
     },
   });
+  if (partial && !WARNING_SUMMARY.test(partial)) write(partial + '\n');
+  // Units that never finished (the build failed first): their warnings are news.
+  for (const held of pending.values()) for (const d of held) write(d.rendered);
+  if (cachedWarnings > 0) write(`${cachedWarnings} warning${cachedWarnings === 1 ? '' : 's'} from cargo in crates it did not rebuild; --verbose shows them\n`);
   const buildMs = performance.now() - t0;
   const success = res.code === 0 && finished !== false;
+  const rendered = errors.join('').replace(ANSI, '').split('\n').slice(0, 60).join('\n').trimEnd();
   return {
     success,
     artifacts,
     buildMs,
-    errors: success ? '' : compilerErrors(res.stderr) || `cargo exited with code ${res.code ?? res.signal}`,
+    errors: success ? '' : rendered || compilerErrors(res.stderr) || `cargo exited with code ${res.code ?? res.signal}`,
     stderr: res.stderr.replace(ANSI, ''),
+    cachedWarnings,
   };
 }
 

@@ -187,24 +187,13 @@ export interface TerminalHandlers {
 }
 
 /**
- * Binds the keys and signals: on a TTY stdin, raw mode with CTRL+C (0x03) = reload and
- * CTRL+\ (0x1c) = quit; always SIGINT = reload, SIGQUIT/SIGTERM/SIGHUP = quit (when
- * stdin is not a TTY, or a signal comes from elsewhere). Disposing restores the terminal.
+ * Binds the signals: SIGINT = reload, SIGQUIT/SIGTERM/SIGHUP = quit. On a terminal,
+ * CTRL+C and CTRL+\ are these signals (the terminal sends them to the foreground process
+ * group, the launcher's, which forwards them here: loader/launcher.ts). hotgen never
+ * reads stdin: it belongs to the app, and even touching `process.stdin` would make Node
+ * switch a shared pipe to non-blocking mode under the app's reads.
  */
 export function attachTerminal(h: TerminalHandlers): Disposable {
-  const stdin = process.stdin;
-  const tty = stdin.isTTY === true;
-  const onData = (data: Buffer) => {
-    for (const b of data) {
-      if (b === 0x03) h.reload();
-      else if (b === 0x1c || b === 0x04) h.quit();
-    }
-  };
-  if (tty) {
-    stdin.setRawMode(true);
-    stdin.on('data', onData);
-    stdin.resume();
-  }
   const onInt = () => h.reload();
   const onQuit = () => h.quit();
   process.on('SIGINT', onInt);
@@ -213,11 +202,6 @@ export function attachTerminal(h: TerminalHandlers): Disposable {
     [Symbol.dispose]() {
       process.off('SIGINT', onInt);
       for (const s of ['SIGQUIT', 'SIGTERM', 'SIGHUP'] as const) process.off(s, onQuit);
-      if (tty) {
-        stdin.off('data', onData);
-        stdin.setRawMode(false);
-        stdin.pause();
-      }
     },
   };
 }

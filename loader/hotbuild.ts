@@ -239,7 +239,7 @@ export async function runHotBuild(o: RunHotBuildOptions): Promise<HotBuildResult
     }
   }
   if (!b.success) {
-    const hint = nightlyFeatureHint(b.stderr, hot, toolchain.plus.join(' ').replace(/^\+/, '') || plan.toolchain);
+    const hint = nightlyFeatureHint(`${b.errors}\n${b.stderr}`, hot, toolchain.plus.join(' ').replace(/^\+/, '') || plan.toolchain);
     return { ...b, buildMs, errors: hint ? `${b.errors}\n${hint}` : b.errors, modules: [], rebuilt: new Set() };
   }
   const { modules } = await modulesFromUnits(hot, plan, b.artifacts, units);

@@ -5,7 +5,7 @@
  * roll back to the previous set, back off, or wait for a change).
  */
 import type { Output } from '../common/output.js';
-import { HostExit, HostProcess } from './launcher.js';
+import { HostExit, HostProcess, type HostSpawnOptions } from './launcher.js';
 import { RestartPolicy } from './reloadset.js';
 import { reportEvent, reportLine, type ReloadReport } from './report.js';
 import type { Snapshot, SnapshotStore } from './snapshot.js';
@@ -34,6 +34,8 @@ export interface KeeperOptions {
   stopTimeoutMs: number;
   /** Send the host's stdout to stderr (`--json`). */
   stdoutToStderr: boolean;
+  /** The app's arguments, extra environment and working directory (absolute). */
+  app: HostSpawnOptions['app'];
   /** libstd's directory (known once the toolchain is resolved). */
   libstdDir: () => string;
   /** What the session builds against now (the sha256 of Cargo.lock); a started host keeps it as {@link HostKeeper.hostStamp}. */
@@ -166,6 +168,7 @@ export class HostKeeper {
       fds: this.o.fds,
       libstdDir: this.o.libstdDir(),
       stdoutToStderr: this.o.stdoutToStderr,
+      app: this.o.app,
       onMessage: (m) => this.onHostMessage(host, m),
       onExit: (e) => this.onHostExit(host, e),
     });

@@ -92,17 +92,17 @@ const FORWARDED = ['SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGHUP'] as const;
  *
  * Signals: the supervisor runs in a session of its own (`detached`, i.e. setsid(2)), so
  * no signal meant for a process group reaches it: neither the terminal's (CTRL+C,
- * CTRL+\ before the supervisor puts the terminal in raw mode, a hang-up) nor a
+ * CTRL+\, a hang-up) nor a
  * `kill -INT -<pgid>`. Every SIGINT, SIGQUIT, SIGTERM and SIGHUP for the session
  * therefore arrives here, at the pid the user knows, and this process passes each one
  * on with kill(2), always and exactly once (no copy can also arrive from the group;
  * the other way, forwarding only what did not come from the terminal, would need the
  * sender's pid, which Node's signal events do not carry).
- * The supervisor then does what its banner says: SIGINT reloads, the others quit. With
- * a terminal it still reads the keys: raw mode turns CTRL+C and CTRL+\ into bytes, and
- * reading or setting the mode of a terminal that is not one's controlling terminal is
- * not subject to job control (Linux `__tty_check_change`, drivers/tty/tty_jobctrl.c,
- * checks only the caller's own controlling terminal).
+ * The supervisor then does what its banner says: SIGINT reloads, the others quit. On a
+ * terminal CTRL+C and CTRL+\ are those signals, sent by the terminal to this process's
+ * group. stdin is the app's: the host inherits it and reads it from its own session,
+ * which job control allows (Linux `__tty_check_change`, drivers/tty/tty_jobctrl.c,
+ * checks only the caller's own controlling terminal); hotgen never reads it.
  *
  * Lifeline: the supervisor's fd 3 is a socket pair whose other end only this process
  * holds, so the supervisor reads EOF there as soon as this process is gone, by any
@@ -145,8 +145,6 @@ async function runSession(rest: Omit<SupervisorOptions, 'addresses'>, listen: st
     for (const sig of FORWARDED) process.off(sig, forward);
     lifeline?.destroy();
   });
-  // A supervisor that died in raw mode leaves the terminal raw.
-  if (process.stdin.isTTY) process.stdin.setRawMode(false);
   if (signal) return 128 + (os.constants.signals[signal] ?? 0);
   return code ?? 1;
 }
@@ -181,6 +179,20 @@ export interface HostSpawnOptions {
   onExit: (e: HostExit) => void;
   /** The host script (default: host.js beside this file). */
   script?: string;
+  /** What the app gets: arguments (as {@link APP_ARGS_ENV}), extra environment, working directory (absolute). */
+  app?: { args: string[]; env: Record<string, string>; cwd: string };
+}
+
+/**
+ * The app's arguments for the shim's `ctx.args()`: each argument's UTF-8 bytes in
+ * lowercase hex, comma-separated (an environment variable cannot hold NUL, and hex needs
+ * no parser beyond a few lines of Rust).
+ */
+export const APP_ARGS_ENV = 'HOTGEN_ARGS';
+
+/** {@link APP_ARGS_ENV}'s value for `args`. */
+export function encodeArgs(args: readonly string[]): string {
+  return args.map((a) => Buffer.from(a, 'utf8').toString('hex')).join(',');
 }
 
 const live = new Set<ChildProcess>();
@@ -231,16 +243,26 @@ export class HostProcess {
   }
 
   /**
-   * Starts `node host.js` with stdio [ignore, stdout, pipe, ipc, ...fds] in its own
+   * Starts `node host.js` with stdio [stdin, stdout, pipe, ipc, ...fds] in its own
    * session, naming this process in `HOTGEN_PARENT_PID` (the host dies with it: host.ts).
+   * stdin is this process's (the terminal or the pipe `hotgen dev` got), so the app reads
+   * it; hotgen itself never reads stdin.
    */
   static spawn(opts: HostSpawnOptions): HostProcess {
     const script = opts.script ?? fileURLToPath(new URL('./host.js', import.meta.url));
     const fdList = opts.fds.map((_, i) => 4 + i).join(',');
     const ld = [opts.libstdDir, process.env.LD_LIBRARY_PATH].filter(Boolean).join(':');
     const child = spawn(process.execPath, [script], {
-      stdio: ['ignore', opts.stdoutToStderr ? 2 : 'inherit', 'pipe', 'ipc', ...opts.fds],
-      env: { ...process.env, [LISTEN_FDS_ENV]: fdList, [PARENT_PID_ENV]: String(process.pid), LD_LIBRARY_PATH: ld },
+      stdio: ['inherit', opts.stdoutToStderr ? 2 : 'inherit', 'pipe', 'ipc', ...opts.fds],
+      env: {
+        ...process.env,
+        ...opts.app?.env,
+        [APP_ARGS_ENV]: encodeArgs(opts.app?.args ?? []),
+        [LISTEN_FDS_ENV]: fdList,
+        [PARENT_PID_ENV]: String(process.pid),
+        LD_LIBRARY_PATH: ld,
+      },
+      cwd: opts.app?.cwd,
       // Its own process group: the terminal's signals reach the supervisor only.
       detached: true,
     });

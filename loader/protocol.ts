@@ -87,4 +87,6 @@ export interface SupervisorOptions {
   build: boolean;
   /** The bound addresses, for messages (same order as the inherited fds 3, 4, ...). */
   addresses: string[];
+  /** The app's arguments from `hotgen dev -- ARGS` (undefined: hotgen.yaml `app.args`). */
+  args?: string[];
 }

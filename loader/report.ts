@@ -16,8 +16,8 @@ export type ReloadReport =
   | { kind: 'restart'; generation: number; reason: string; modules: string[]; registry?: number; restartMs: number; buildMs?: number }
   /** Nothing loaded changed. */
   | { kind: 'none'; buildMs?: number }
-  /** The build failed; nothing changed. `errors` is the compiler's rendered output. */
-  | { kind: 'build-failed'; buildMs: number; errors: string }
+  /** The build failed; nothing changed. `errors` is the compiler's rendered output; `serving`: a generation runs (false before the first start). */
+  | { kind: 'build-failed'; buildMs: number; errors: string; serving?: boolean }
   /** The cycle could not apply the build (a missing output, a module the host refused); what ran keeps running. */
   | { kind: 'error'; message: string; buildMs?: number };
 
@@ -54,7 +54,9 @@ export function reportLine(r: ReloadReport): string {
     case 'none':
       return `nothing changed${buildSuffix(r.buildMs)}`;
     case 'build-failed':
-      return `build failed in ${formatSeconds(r.buildMs)}; still serving the last good build`;
+      return r.serving === false
+        ? `build failed in ${formatSeconds(r.buildMs)}; nothing runs yet: fix the errors and save (or CTRL+C)`
+        : `build failed in ${formatSeconds(r.buildMs)}; still serving the last good build`;
     case 'error':
       return `reload failed: ${r.message}`;
   }
@@ -72,7 +74,7 @@ export function reportEvent(r: ReloadReport): OutputEvent {
     case 'none':
       return { event: 'unchanged', buildMs: r.buildMs };
     case 'build-failed':
-      return { event: 'build-failed', buildMs: r.buildMs, errors: r.errors };
+      return { event: 'build-failed', buildMs: r.buildMs, errors: r.errors, serving: r.serving !== false };
     case 'error':
       return { event: 'reload-failed', message: r.message, buildMs: r.buildMs };
   }

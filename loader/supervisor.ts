@@ -9,9 +9,12 @@
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import net from 'node:net';
+import { isatty } from 'node:tty';
 import { pathToFileURL } from 'node:url';
 import path from 'node:path';
 import { formatError, UserError } from '../common/errors.js';
+import { confinedDir } from '../common/confine.js';
+import { PLAN_FILE } from '../common/layout.js';
 import { Output } from '../common/output.js';
 import { readIfExists, sha256 } from '../common/fsx.js';
 import type { HotPlan } from '../common/types.js';
@@ -65,6 +68,7 @@ export class Session {
     private readonly opts: SupervisorOptions,
     private readonly plan: HotPlan,
     fds: number[],
+    appCwd: string,
   ) {
     this.out = new Output(opts.json, opts.verbose);
     this.store = new SnapshotStore(opts.root);
@@ -74,6 +78,11 @@ export class Session {
       fds,
       stopTimeoutMs: plan.stopTimeoutMs,
       stdoutToStderr: opts.json,
+      app: {
+        args: opts.args ?? plan.app?.args ?? [],
+        env: plan.app?.env ?? {},
+        cwd: appCwd,
+      },
       libstdDir: () => this.tc.libstdDir,
       stamp: () => this.lockSha,
       quitting: () => this.quitting,
@@ -99,7 +108,7 @@ export class Session {
     this.out.emit(
       { event: 'listening', addresses: this.opts.addresses, pid: process.pid },
       `hotgen dev: listening on ${this.opts.addresses.join(', ') || '(no sockets)'}; ` +
-        (process.stdin.isTTY ? 'CTRL+C reloads, CTRL+\\ quits' : 'SIGINT reloads, SIGTERM quits'),
+        (isatty(0) ? 'CTRL+C reloads, CTRL+\\ quits' : 'SIGINT reloads, SIGTERM quits'),
     );
     void this.requestReload();
     return await this.done;
@@ -180,12 +189,13 @@ export class Session {
         toolchain: this.tc,
         color: Boolean(process.stderr.isTTY) && !process.env.NO_COLOR,
         progress: !this.opts.json,
+        verbose: this.opts.verbose,
       });
       buildMs = (buildMs ?? 0) + b.buildMs;
       for (const n of b.rebuilt) rebuilt.add(n);
       if (this.lastChangeAt > started && round < 2) continue;
       this.queue.seal();
-      if (!b.success) return { kind: 'build-failed', buildMs, errors: b.errors };
+      if (!b.success) return { kind: 'build-failed', buildMs, errors: b.errors, serving: this.keeper.host !== undefined };
       modules = b.modules;
       break;
     }
@@ -312,8 +322,9 @@ export async function main(): Promise<number> {
   delete process.env[SUPERVISOR_ENV];
   const opts = JSON.parse(raw) as SupervisorOptions;
   const plan = await readPlan(opts.root);
+  const appCwd = await confinedDir(opts.root, plan.app?.cwd ?? '.', PLAN_FILE, '`app.cwd`');
   const fds = opts.addresses.map((_, i) => FIRST_LISTEN_FD + i);
-  return new Session(opts, plan, fds).run();
+  return new Session(opts, plan, fds, appCwd).run();
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -122,7 +122,7 @@ describe.skipIf(skipUnless(tools.nightly(), tools.mold()) || !exampleReady)('hot
     expect(await dev.quit()).toBe(0);
   });
 
-  it.skipIf(skipUnless(missingTool('python3')))('on a terminal: CTRL+C reloads and CTRL+\\ quits (raw mode), and the terminal is restored', async () => {
+  it.skipIf(skipUnless(missingTool('python3')))('on a terminal: CTRL+C reloads and CTRL+\\ quits (terminal signals), and the terminal is left as it was', async () => {
     // python's pty gives hotgen a real terminal; it types the keys once the expected lines appear.
     const driver = [
       'import os, pty, select, sys, time, json, termios',
