@@ -83,12 +83,15 @@ export interface DevOptions {
   /** One JSON event per line on stdout instead of text (default false). */
   json?: boolean;
   verbose?: boolean;
+  /** The app's arguments (`ctx.args()`), instead of hotgen.yaml `app.args`. */
+  args?: string[];
 }
 
 /**
  * `hotgen dev`: builds, runs and hot-reloads the workspace at or above `dir` until the
  * session is quit (SIGTERM/SIGQUIT to this process, or CTRL+\ on a terminal). Runs in
- * child processes; this process binds the plan's listen addresses.
+ * child processes; this process binds the plan's listen addresses and holds the
+ * workspace lock. The app reads this process's stdin.
  * @returns the session's exit code (0 after a clean quit).
  * @throws UserError when there is no hotgen.yaml, a listen address cannot be bound, or
  *   another hotgen command holds the workspace lock.
@@ -97,5 +100,5 @@ export async function dev(dir: string, opts: DevOptions = {}): Promise<number> {
   const [{ launch }, { findPlanRoot }, { readPlan }] = await Promise.all([import('./loader/launcher.js'), import('./common/root.js'), import('./generator/plan.js')]);
   const root = await findPlanRoot(dir);
   const plan = await readPlan(root);
-  return launch({ root, json: !!opts.json, verbose: !!opts.verbose, watch: opts.watch ?? true, build: opts.build ?? true, listen: plan.listen });
+  return launch({ root, json: !!opts.json, verbose: !!opts.verbose, watch: opts.watch ?? true, build: opts.build ?? true, listen: plan.listen, ...(opts.args ? { args: opts.args } : {}) });
 }

@@ -185,14 +185,14 @@ export interface HostSpawnOptions {
 
 /**
  * The app's arguments for the shim's `ctx.args()`: each argument's UTF-8 bytes in
- * lowercase hex, comma-separated (an environment variable cannot hold NUL, and hex needs
- * no parser beyond a few lines of Rust).
+ * lowercase hex, each followed by `;` (an environment variable cannot hold NUL, hex needs
+ * no parser beyond a few lines of Rust, and `[]` and `[""]` stay apart).
  */
 export const APP_ARGS_ENV = 'HOTGEN_ARGS';
 
 /** {@link APP_ARGS_ENV}'s value for `args`. */
 export function encodeArgs(args: readonly string[]): string {
-  return args.map((a) => Buffer.from(a, 'utf8').toString('hex')).join(',');
+  return args.map((a) => `${Buffer.from(a, 'utf8').toString('hex')};`).join('');
 }
 
 const live = new Set<ChildProcess>();
