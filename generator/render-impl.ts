@@ -185,8 +185,9 @@ export function renderFiles(plan: HotPlan, graph: WorkspaceGraph, opts: RenderOp
   files.push({ path: '.envrc', kind: 'envrc', content: renderTemplate('envrc.hbs', vars) });
   const libPath = entryLibPath(plan, graph, opts.realpath ?? realpathNearest);
   const shimPath = path.posix.join(path.posix.dirname(libPath), 'hotgen_entry.rs');
-  files.push({ path: shimPath, kind: 'entry-shim', content: renderEntryShim(libPath) });
-  notes.push(entryNote(plan.entry, libPath));
+  const serve = plan.listen.length > 0;
+  files.push({ path: shimPath, kind: 'entry-shim', content: renderEntryShim(libPath, serve) });
+  notes.push(entryNote(plan.entry, libPath, serve));
   return { files, notes };
 }
 
@@ -200,18 +201,19 @@ function flakeModuleNote(): string {
     `  hotgen = import ./${NIX_MODULE_FILE} { inherit pkgs; };`,
     '  devShells.${system}.default = hotgen.devShell;',
     '  checks.${system}.hotgen-build = hotgen.check;',
-    `(or merge hotgen.packages, hotgen.env and hotgen.shellHook into your own mkShell; ${NIX_MODULE_FILE} is`,
-    `a function of \`{ pkgs, src ? ../. }\`, where src is the workspace). In a git repository, \`git add\` it.`,
+    '(or merge hotgen.packages, hotgen.env and hotgen.shellHook into your own mkShell).',
+    `In a git repository, \`git add ${path.posix.dirname(NIX_MODULE_FILE)} ${path.posix.dirname(TOOLCHAIN_FILE)}\`: Nix does not see untracked files.`,
   ].join('\n');
 }
 
 /**
  * The entry shim (templates/hotgen_entry.rs.hbs) for an entry whose root file is
  * `libPath` (workspace-relative, shown in its header): the safe wrapper around the entry
- * ABI of {@link ABI_VERSION}, with the snippet of {@link entrySnippet} in its docs.
+ * ABI of {@link ABI_VERSION}, with the snippet of {@link entrySnippet} in its docs
+ * (`serve`: the plan has listen addresses).
  */
-export function renderEntryShim(libPath: string): string {
-  const snippet = entrySnippet().map((l) => `//! ${l}`.trimEnd()).join('\n');
+export function renderEntryShim(libPath: string, serve = false): string {
+  const snippet = entrySnippet(serve).map((l) => `//! ${l}`.trimEnd()).join('\n');
   return renderTemplate('hotgen_entry.rs.hbs', { libPath, snippet, abiVersion: ABI_VERSION });
 }
 
@@ -222,9 +224,36 @@ export function renderEntryShim(libPath: string): string {
  * `#[cfg]`-ed item itself is never seen (checked with stable 1.95). `#[path = "."]` makes
  * the inline module's directory the root file's own: without it rustc looks for
  * `src/hot/../hotgen_entry.rs`, which the OS resolves only where a `src/hot/` directory
- * exists (checked with nightly 1.97).
+ * exists (checked with nightly 1.97). `serve` (the plan has listen addresses) gives an
+ * accept loop on the first socket; otherwise the body waits for stop (a REPL, a game).
  */
-export function entrySnippet(): string[] {
+export function entrySnippet(serve = false): string[] {
+  const body = serve
+    ? [
+        '    /// Serve until `ctx.wait_stop(..)` says stop, join every thread you started, return 0.',
+        '    #[cfg(hotgen)]',
+        '    fn hotgen_run(ctx: &hotgen_entry::Context) -> i32 {',
+        '        let listener = ctx.listeners().expect("the host\'s listening sockets").remove(0);',
+        '        listener.set_nonblocking(true).expect("a non-blocking listener");',
+        '        // (a value kept across reloads: ctx.state(init), see hotgen_entry::FrozenState)',
+        '        while !ctx.wait_stop(Some(std::time::Duration::from_millis(20))) {',
+        '            while let Ok((conn, _peer)) = listener.accept() {',
+        '                drop(conn); // ... serve the connection; join what you spawn before returning ...',
+        '            }',
+        '        }',
+        '        0',
+        '    }',
+      ]
+    : [
+        '    /// Run until `ctx.wait_stop(..)` says stop, join every thread you started, return 0.',
+        '    #[cfg(hotgen)]',
+        '    fn hotgen_run(ctx: &hotgen_entry::Context) -> i32 {',
+        '        // ... your work: threads you join before returning; stdin through ctx.read_line ...',
+        '        // (a value kept across reloads: ctx.state(init), see hotgen_entry::FrozenState)',
+        '        ctx.wait_stop(None);',
+        '        0',
+        '    }',
+      ];
   return [
     '// Hot reloading (hotgen): compiled only by the hot build, which sets `--cfg hotgen`.',
     '#[allow(unexpected_cfgs)]',
@@ -235,25 +264,17 @@ export function entrySnippet(): string[] {
     '    #[rustfmt::skip] // keeps `cargo fmt` working where the file is absent',
     '    mod hotgen_entry;',
     '',
-    '    /// Serve until `ctx.wait_stop(..)` says stop, join every thread you started, return 0.',
-    '    #[cfg(hotgen)]',
-    '    fn hotgen_run(ctx: &hotgen_entry::Context) -> i32 {',
-    '        let _listeners = ctx.listeners().expect("the host\'s listening sockets");',
-    '        // ... accept on them until ctx.stop_requested(), then join your threads ...',
-    '        // (a value kept across reloads: ctx.state(init), see hotgen_entry::FrozenState)',
-    '        ctx.wait_stop(None);',
-    '        0',
-    '    }',
+    ...body,
     '}',
   ];
 }
 
 /** The instructions for the one function the user writes (same as the shim's header). */
-function entryNote(entry: string, libPath: string): string {
+function entryNote(entry: string, libPath: string, serve: boolean): string {
   return [
     `Entry crate ${shown(entry)}: add to ${escapeControls(libPath)}:`,
     '',
-    ...entrySnippet().map((l) => `  ${l}`.trimEnd()),
+    ...entrySnippet(serve).map((l) => `  ${l}`.trimEnd()),
     '',
     'Ordinary builds never compile this module and raise no warning; only `hotgen dev` sets `--cfg hotgen`.',
   ].join('\n');

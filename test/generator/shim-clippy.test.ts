@@ -27,10 +27,14 @@ const LINTS = ['-D', 'warnings', '-W', 'clippy::pedantic', '-W', 'clippy::undocu
 
 /** A one-crate workspace whose `lib.rs` carries the snippet `hotgen init` prints. */
 function workspace(): Record<string, string> {
+  const lib = (serve: boolean) => `//! An entry crate.\n\n/// The answer.\n#[must_use]\npub fn answer() -> u32 {\n    42\n}\n\n${entrySnippet(serve).join('\n')}\n`;
   return {
-    'Cargo.toml': '[workspace]\nresolver = "3"\nmembers = ["app"]\n',
+    'Cargo.toml': '[workspace]\nresolver = "3"\nmembers = ["app", "srv"]\n',
     'app/Cargo.toml': '[package]\nname = "app"\nversion = "0.1.0"\nedition = "2024"\n',
-    'app/src/lib.rs': `//! An entry crate.\n\n/// The answer.\n#[must_use]\npub fn answer() -> u32 {\n    42\n}\n\n${entrySnippet().join('\n')}\n`,
+    'app/src/lib.rs': lib(false),
+    // The snippet init prints for a plan with listen addresses, beside the same shim.
+    'srv/Cargo.toml': '[package]\nname = "srv"\nversion = "0.1.0"\nedition = "2024"\n',
+    'srv/src/lib.rs': lib(true),
   };
 }
 
@@ -44,10 +48,11 @@ describe.skipIf(skipUnless(tools.cargo()))('the generated entry shim', () => {
     tmp = await tempDir('shim');
     root = path.join(tmp.path, 'ws');
     await writeTree(root, workspace());
-    const r = await hotgen(root, 'init');
+    const r = await hotgen(root, 'init', '--entry', 'app');
     expect(r.code, r.stderr).toBe(0);
     shimFile = path.join(root, 'app/src/hotgen_entry.rs');
     shim = await readFile(shimFile, 'utf8');
+    await writeFile(path.join(root, 'srv/src/hotgen_entry.rs'), shim);
   });
   afterAll(async () => tmp?.[Symbol.asyncDispose]());
 
@@ -56,7 +61,7 @@ describe.skipIf(skipUnless(tools.cargo()))('the generated entry shim', () => {
     const env: NodeJS.ProcessEnv = { ...process.env, RUSTFLAGS: '--cfg hotgen', CARGO_TARGET_DIR: path.join(tmp.path, `target-${label}`), RUSTUP_AUTO_INSTALL: '0' };
     delete env.RUSTC_WRAPPER;
     delete env.RUSTC_WORKSPACE_WRAPPER;
-    return run('cargo', [...plus, 'clippy', '--offline', '-p', 'app', '--lib', '--', ...LINTS], { cwd: root, env, allowFailure: true, timeoutMs: 240_000 });
+    return run('cargo', [...plus, 'clippy', '--offline', '-p', 'app', '-p', 'srv', '--lib', '--', ...LINTS], { cwd: root, env, allowFailure: true, timeoutMs: 240_000 });
   }
 
   /** Skips the calling test (or fails it under HOTGEN_REQUIRE_TOOLS=1) when `plus` has no clippy. */
