@@ -12,6 +12,7 @@ const UNIT = [
   'test/bench/stats.test.ts',
   'test/ci/workflow.test.ts',
   'test/cli/output.test.ts',
+  'test/generator/nix-format.test.ts',
   'test/generator/plan.test.ts',
   'test/generator/render.test.ts',
   'test/generator/workspace.test.ts',

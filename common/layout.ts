@@ -10,6 +10,10 @@ export const PLAN_FILE = 'hotgen.yaml';
 export const OWN_DIR = 'hotgen';
 /** The hot Cargo profile, passed as `cargo --config <file>` by hot builds only. */
 export const CARGO_CONFIG_FILE = `${OWN_DIR}/cargo-config.toml`;
+/** The flake `init` writes when the workspace has none: a thin wrapper around {@link NIX_MODULE_FILE}. */
+export const FLAKE_FILE = 'flake.nix';
+/** The dev shell and check, as a Nix function of `pkgs`, imported by the generated flake or the user's own. */
+export const NIX_MODULE_FILE = 'nix/hotgen.nix';
 /** The toolchain pin in rustup's format, read by the flake (`fromRustupToolchainFile`), `hotgen dev` and `hotgen env`. */
 export const TOOLCHAIN_FILE = `${OWN_DIR}/rust-toolchain.toml`;
 /** hotgen's local state (never committed): init's record, snapshots, the control socket. */

@@ -1,7 +1,8 @@
 /**
  * Whether `hotgen init` may write a rendered file over what is already there: never a
- * user's flake.nix, .envrc or entry shim without --force; keep generated files the user
- * edited; keep hotgen's committed files (`hotgen/`) as a teammate's init left them.
+ * user's flake.nix, nix/hotgen.nix, .envrc or entry shim without --force; keep generated
+ * files the user edited; keep hotgen's committed files (`hotgen/`, nix/hotgen.nix) as a
+ * teammate's init left them.
  */
 import { UserError } from '../common/errors.js';
 import { parseToml } from '../common/deps-config.js';
@@ -44,7 +45,7 @@ export function pinnedToolchain(text: string): string | undefined {
 /**
  * Decides for `file` given the bytes now on disk (`current`, undefined = absent) and
  * init's record of it (`entry`, undefined = never written by hotgen).
- * @throws UserError when a user's entry shim or nix module is in the way (without --force).
+ * @throws UserError when a user's entry shim is in the way (without --force).
  */
 export function applyRenderPolicy(
   file: RenderedFile,
@@ -63,6 +64,9 @@ export function applyRenderPolicy(
   switch (file.kind) {
     case 'flake':
       return { write: false, warning: `kept your ${file.path}` };
+    case 'flake-module':
+      // Committed by a teammate's init and edited since (the edit makes it theirs), or the user's own.
+      return { write: false, warning: `kept ${file.path}: it is not what hotgen would write (pass --force to regenerate it)` };
     case 'toolchain': {
       const pin = pinnedToolchain(current.toString('utf8'));
       if (pin === plan.toolchain) return { write: false };

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { exists, readIfExists, sha256 } from '../common/fsx.js';
 import { readConfined } from '../common/confine.js';
 import { UserError } from '../common/errors.js';
-import { JOURNAL_DIR } from '../common/layout.js';
+import { FLAKE_FILE, JOURNAL_DIR } from '../common/layout.js';
 import { lockWorkspace } from '../common/lock.js';
 import type { HotPlan, Linker, WorkspaceGraph } from '../common/types.js';
 import { unifiedDiff } from './diff.js';
@@ -141,7 +141,7 @@ async function initLocked(graph: WorkspaceGraph, opts: InitOptions, render: Rend
   }
   if (legacy.length > 0) notes.push(`Restored ${legacy.map((e) => e.path).join(', ')} as they were before hotgen: hot builds no longer edit the workspace.`);
 
-  const flakeRel = 'flake.nix';
+  const flakeRel = FLAKE_FILE;
   let flakeExists = (await exists(path.join(root, flakeRel))) && !stateEntry(flakeRel) && !opts.force;
   if (flakeExists) {
     // A flake.nix identical to hotgen's (e.g. committed by a teammate) is hotgen's, not the user's.
@@ -151,7 +151,7 @@ async function initLocked(graph: WorkspaceGraph, opts: InitOptions, render: Rend
   const rendered = render(plan, graph, { flakeExists });
   notes.push(...rendered.notes);
   const gitDeps = lockedGitDeps((await readIfExists(path.join(root, 'Cargo.lock')))?.toString('utf8') ?? '');
-  if (gitDeps.length) notes.push(gitDepsNote(gitDeps, flakeExists ? 'nix/hotgen.nix' : 'flake.nix'));
+  if (gitDeps.length) notes.push(gitDepsNote(gitDeps));
 
   // Files now exactly as init would write them, whose recorded hash is older (e.g. the pin
   // edited by hand, hotgen.yaml's settings edited): recorded as hotgen's, so eject removes them.

@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { YAML } from '../../common/deps-config.js';
 import { UsageError, UserError } from '../../common/errors.js';
-import { isPristineWorkflow, renderWorkflow, writeWorkflow, WORKFLOW_FILE } from '../../generator/ci.js';
+import { ACTIONS, isPristineWorkflow, renderWorkflow, writeWorkflow, WORKFLOW_FILE } from '../../generator/ci.js';
 import { main } from '../../cli/hotgen.js';
 import { tempDir, writeTree } from '../helpers/tree.js';
 import { fixtureTree } from '../nix/fixtures.js';
@@ -39,9 +39,9 @@ function parse(text: string): Workflow {
 }
 
 const STEPS = (profile: string) => [
-  { uses: 'actions/checkout@v4' },
-  { uses: 'cachix/install-nix-action@v31' },
-  { uses: 'DeterminateSystems/magic-nix-cache-action@v13' },
+  { uses: `actions/checkout@${ACTIONS.checkout.sha}` },
+  { uses: `cachix/install-nix-action@${ACTIONS.installNix.sha}` },
+  { uses: `nix-community/cache-nix-action@${ACTIONS.cacheNix.sha}` },
   { run: 'nix flake check --print-build-logs' },
   { run: `nix develop --command cargo build --config hotgen/cargo-config.toml --profile ${profile}` },
   { run: 'nix develop --command cargo test --workspace' },
@@ -67,10 +67,26 @@ describe('the rendered workflow', () => {
     expect(job.steps.every((s) => typeof s.name === 'string' && s.name.length > 0)).toBe(true);
     expect(job.steps[1]!.with!.extra_nix_config).toContain('experimental-features = nix-command flakes');
     // The reason for the cache choice is in the file, next to the step.
-    expect(text).toMatch(/^# "Cache the Nix store" uses magic-nix-cache: [\s\S]*actions\/cache instead/m);
+    expect(text).toMatch(/^# "Cache the Nix store" keeps \/nix \(the store and Nix's database[\s\S]*nix-community\/cache-nix-action, which uses\n# actions\/cache's supported cache API/m);
+    // The cache key: per system, from the Nix files, the lock files and the pin; older caches of the job restore on a miss.
+    expect(job.steps[2]!.with).toEqual({
+      'primary-key': "nix-x86_64-linux-${{ hashFiles('**/*.nix', 'flake.lock', 'hotgen/rust-toolchain.toml', 'Cargo.lock') }}",
+      'restore-prefixes-first-match': 'nix-x86_64-linux-',
+    });
     // What to commit: hotgen's own files, not a root rust-toolchain.toml.
-    expect(text).toMatch(/^# .*Commit flake\.nix,\n# hotgen\/ and flake\.lock/m);
-    expect(text).not.toContain('rust-toolchain.toml');
+    expect(text).toMatch(/^# .*Commit\n# flake\.nix, nix\/, hotgen\/ and flake\.lock/m);
+    expect(text).not.toMatch(/(?<!hotgen\/)rust-toolchain\.toml/);
+  });
+
+  it('pins every action by a full commit SHA, with its release tag in a comment', () => {
+    const text = renderWorkflow('hot', ['aarch64']);
+    const uses = [...text.matchAll(/^ +uses: (.*)$/gm)].map((m) => m[1]!);
+    expect(uses).toHaveLength(6);
+    for (const u of uses) expect(u).toMatch(/^[\w.-]+\/[\w.-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$/);
+    expect(new Set(uses)).toEqual(new Set(Object.values(ACTIONS).map((a) => `${a.repo}@${a.sha} # ${a.tag}`)));
+    // No action by tag or branch, and none of the retired cache actions.
+    expect(text).not.toMatch(/uses: [^\n]*@v\d/);
+    expect(text).not.toMatch(/magic-nix-cache|actions\/cache@/);
   });
 
   it('--arch aarch64 adds an aarch64-linux job on the arm64 runner with the same steps', () => {

@@ -18,7 +18,7 @@ import { LINKER_WRAPPER } from '../../generator/env.js';
 import { initWorkspace, type Renderer } from '../../generator/init.js';
 import { linkerScript } from '../../generator/toolchain.js';
 import { STATE_FILE } from '../../generator/state.js';
-import { CARGO_CONFIG_FILE, TOOLCHAIN_FILE } from '../../common/layout.js';
+import { CARGO_CONFIG_FILE, FLAKE_FILE, NIX_MODULE_FILE, TOOLCHAIN_FILE } from '../../common/layout.js';
 import { startControlServer, type ControlHandler } from '../../loader/control.js';
 import { SnapshotStore } from '../../loader/snapshot.js';
 import { missingTool, skipUnless, tools } from '../helpers/tools.js';
@@ -27,7 +27,8 @@ import { smallTree } from './fixtures/small.js';
 
 const stub: Renderer = (plan) => ({
   files: [
-    { path: 'flake.nix', kind: 'flake', content: `# flake ${plan.toolchain}\n` },
+    { path: FLAKE_FILE, kind: 'flake', content: '# flake\n' },
+    { path: NIX_MODULE_FILE, kind: 'flake-module', content: `# module ${plan.toolchain}\n` },
     { path: TOOLCHAIN_FILE, kind: 'toolchain', content: `[toolchain]\nchannel = "${plan.toolchain}"\n` },
     { path: CARGO_CONFIG_FILE, kind: 'cargo-config', content: '[profile.hot]\ninherits = "dev"\n' },
     { path: 'crates/app/src/hotgen_entry.rs', kind: 'entry-shim', content: `// shim for ${plan.entry}\n` },
@@ -77,10 +78,10 @@ describe.skipIf(skipUnless(tools.cargo()))('eject removes what every hotgen comm
     await using dir = await tempDir('eject-extra');
     const before = await fullyUsed(dir.path);
     const r = await ejectWorkspace(dir.path);
-    expect(r.removed).toEqual(expect.arrayContaining([WORKFLOW_FILE, '.hotgen/bin/', '.hotgen/', 'flake.nix', TOOLCHAIN_FILE, CARGO_CONFIG_FILE, 'hotgen.yaml']));
+    expect(r.removed).toEqual(expect.arrayContaining([WORKFLOW_FILE, '.hotgen/bin/', '.hotgen/', FLAKE_FILE, NIX_MODULE_FILE, TOOLCHAIN_FILE, CARGO_CONFIG_FILE, 'hotgen.yaml']));
     expect(r.warnings).toEqual([]);
     expect(await hashTree(dir.path, ['target'])).toEqual(before);
-    for (const gone of ['.hotgen', '.github', 'hotgen']) expect(existsSync(path.join(dir.path, gone)), gone).toBe(false);
+    for (const gone of ['.hotgen', '.github', 'hotgen', 'nix']) expect(existsSync(path.join(dir.path, gone)), gone).toBe(false);
     // The hot build's output is a build output: eject leaves it, as it leaves target/.
     expect(await readFile(path.join(dir.path, HOT_OUTPUT), 'utf8')).toBe('not really a dylib either');
   });

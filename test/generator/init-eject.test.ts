@@ -12,7 +12,7 @@ import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { run } from '../../common/exec.js';
 import { sha256 } from '../../common/fsx.js';
-import { CARGO_CONFIG_FILE, TOOLCHAIN_FILE } from '../../common/layout.js';
+import { CARGO_CONFIG_FILE, FLAKE_FILE, NIX_MODULE_FILE, TOOLCHAIN_FILE } from '../../common/layout.js';
 import { UserError } from '../../common/errors.js';
 import { checkFiles } from '../../generator/doctor.js';
 import { ejectWorkspace } from '../../generator/eject.js';
@@ -24,12 +24,15 @@ import { missingTool, skipUnless, tools } from '../helpers/tools.js';
 import { hashTree, tempDir, writeTree, type Tree } from '../helpers/tree.js';
 import { smallTree } from './fixtures/small.js';
 
-/** Renders one file of each kind, at the real paths; content depends on the plan so changes show. */
+/**
+ * Renders one file of each kind, at the real paths, as renderFiles does: nix/hotgen.nix
+ * always, flake.nix (a thin wrapper that depends on no setting) only when the user has no
+ * flake; content depends on the plan so changes show.
+ */
 const stub: Renderer = (plan, _g, { flakeExists }) => ({
   files: [
-    flakeExists
-      ? { path: 'nix/hotgen.nix', kind: 'flake-module', content: `# module ${plan.linker}\n` }
-      : { path: 'flake.nix', kind: 'flake', content: `# flake ${plan.linker}\n` },
+    ...(flakeExists ? [] : [{ path: FLAKE_FILE, kind: 'flake' as const, content: '# flake\n' }]),
+    { path: NIX_MODULE_FILE, kind: 'flake-module', content: `# module ${plan.linker}\n` },
     { path: TOOLCHAIN_FILE, kind: 'toolchain', content: `[toolchain]\nchannel = "${plan.toolchain}"\n` },
     { path: CARGO_CONFIG_FILE, kind: 'cargo-config', content: `[profile.${plan.profile}]\ninherits = "dev"\n` },
     { path: '.envrc', kind: 'envrc', content: 'use flake\n' },
@@ -39,7 +42,7 @@ const stub: Renderer = (plan, _g, { flakeExists }) => ({
 });
 
 /** What init creates in the small workspace with the stub. */
-const CREATED = ['.envrc', 'crates/app/src/hotgen_entry.rs', 'flake.nix', 'hotgen.yaml', CARGO_CONFIG_FILE, TOOLCHAIN_FILE].sort();
+const CREATED = ['.envrc', 'crates/app/src/hotgen_entry.rs', FLAKE_FILE, NIX_MODULE_FILE, 'hotgen.yaml', CARGO_CONFIG_FILE, TOOLCHAIN_FILE].sort();
 
 const all = (dir: string) => hashTree(dir, ['target']);
 const read = (dir: string, rel: string) => readFile(path.join(dir, rel), 'utf8');
@@ -89,7 +92,7 @@ describe.skipIf(skipUnless(tools.cargo()))('init and eject', () => {
     expect(existsSync(path.join(dir.path, '.hotgen'))).toBe(false);
     expect(r.diff).toContain('--- /dev/null\n+++ b/hotgen.yaml');
     expect(r.diff).toContain('--- /dev/null\n+++ b/hotgen/cargo-config.toml\n');
-    expect(r.diff).toContain('+# flake lld\n');
+    expect(r.diff).toContain('+# module lld\n');
     expect(r.diff).not.toMatch(/^--- a\//m);
     expect(r.diff!.match(/^--- \/dev\/null$/gm)).toHaveLength(CREATED.length);
   });
@@ -101,8 +104,8 @@ describe.skipIf(skipUnless(tools.cargo()))('init and eject', () => {
     await initWorkspace(dir.path, { frozen: ['core-lib'] }, stub);
     expect((await readPlan(dir.path)).crates.find((c) => c.name === 'core-lib')!.role).toBe('frozen');
     const r = await initWorkspace(dir.path, { linker: 'lld', frozen: [], profile: 'hotter', channel: 'stable' }, stub);
-    expect(r.changes.map((c) => c.rel).sort()).toEqual(['flake.nix', 'hotgen.yaml', CARGO_CONFIG_FILE, TOOLCHAIN_FILE].sort());
-    expect(await read(dir.path, 'flake.nix')).toBe('# flake lld\n');
+    expect(r.changes.map((c) => c.rel).sort()).toEqual([NIX_MODULE_FILE, 'hotgen.yaml', CARGO_CONFIG_FILE, TOOLCHAIN_FILE].sort());
+    expect(await read(dir.path, NIX_MODULE_FILE)).toBe('# module lld\n');
     expect(await read(dir.path, CARGO_CONFIG_FILE)).toContain('[profile.hotter]');
     // A channel switch re-pins: the pin is read back from hotgen/rust-toolchain.toml.
     const plan = await readPlan(dir.path);
@@ -172,8 +175,8 @@ describe.skipIf(skipUnless(tools.cargo()))('init and eject', () => {
     expect(r.warnings.join('\n')).toMatch(/add the line `use flake`/);
     expect(r.warnings.join('\n')).not.toMatch(/rust-toolchain/);
     const forced = await initWorkspace(dir.path, { force: true }, stub);
-    expect(forced.changes.map((c) => c.rel).sort()).toEqual(['.envrc', 'flake.nix', 'nix/hotgen.nix']);
-    expect(forced.changes.find((c) => c.rel === 'nix/hotgen.nix')!.after).toBeUndefined();
+    // nix/hotgen.nix is the same either way; --force adds the thin flake.nix over the user's.
+    expect(forced.changes.map((c) => c.rel).sort()).toEqual(['.envrc', FLAKE_FILE]);
     expect(await read(dir.path, 'rust-toolchain.toml')).toBe(tree['rust-toolchain.toml']);
     expect((await initWorkspace(dir.path, {}, stub)).changes).toEqual([]);
     await ejectWorkspace(dir.path);
@@ -269,6 +272,12 @@ describe.skipIf(skipUnless(tools.cargo()))('init and eject', () => {
     expect(r2.changes).toEqual([]);
     expect(r2.warnings).toEqual([]);
     expect(await all(dir.path)).toEqual(committed);
+    // A committed nix/hotgen.nix someone edited is theirs: kept, with a warning, not an error.
+    await writeFile(path.join(dir.path, NIX_MODULE_FILE), '# module mold, tuned\n');
+    const r3 = await initWorkspace(dir.path, {}, stub);
+    expect(r3.changes.map((c) => c.rel)).toEqual([]);
+    expect(r3.warnings).toEqual([`kept ${NIX_MODULE_FILE}: it is not what hotgen would write (pass --force to regenerate it)`]);
+    expect(await read(dir.path, NIX_MODULE_FILE)).toBe('# module mold, tuned\n');
   });
 
   it('a write failing half-way is rolled back: every file as before, no state', async () => {
@@ -395,7 +404,7 @@ describe.skipIf(skipUnless(tools.cargo(), missingTool('cargo', ['+stable', '--ve
 
     const r = await initWorkspace(dir.path, {});
     expect(r.changes.every((c) => c.before === undefined), r.changes.map((c) => c.rel).join()).toBe(true);
-    expect(r.changes.map((c) => c.rel).sort()).toEqual(['.envrc', 'crates/app/src/hotgen_entry.rs', 'flake.nix', 'hotgen.yaml', CARGO_CONFIG_FILE, TOOLCHAIN_FILE].sort());
+    expect(r.changes.map((c) => c.rel).sort()).toEqual(['.envrc', 'crates/app/src/hotgen_entry.rs', FLAKE_FILE, NIX_MODULE_FILE, 'hotgen.yaml', CARGO_CONFIG_FILE, TOOLCHAIN_FILE].sort());
     expectUntouched(before, await hashTree(dir.path, ['target', 'Cargo.lock']));
 
     const after = await stableBuild(dir.path);

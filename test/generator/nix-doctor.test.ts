@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { run } from '../../common/exec.js';
 import { CHECK_IDS, checkHotBuild, checkPlatform, formatCheck, runDoctor, type CheckResult } from '../../generator/doctor.js';
 import { InternalError, UserError } from '../../common/errors.js';
-import { CARGO_CONFIG_FILE, TOOLCHAIN_FILE } from '../../common/layout.js';
+import { CARGO_CONFIG_FILE, NIX_MODULE_FILE, TOOLCHAIN_FILE } from '../../common/layout.js';
 import { computeEnv, envValues } from '../../generator/env.js';
 import { skipUnless, tools } from '../helpers/tools.js';
 import { tempDir, writeTree } from '../helpers/tree.js';
@@ -136,7 +136,10 @@ describe.skipIf(skipUnless(tools.nightly(), tools.mold(), tools.clang()))('runDo
     await using tmp = await tempDir('doctor');
     const { root, env } = await setUp(tmp.path);
     await writeFile(path.join(root, CARGO_CONFIG_FILE), '# emptied\n');
+    // doctor reads nix/hotgen.nix (which holds the shell) first, else flake.nix.
+    expect(byId(await runDoctor(root, { env })).nix).toMatchObject({ status: 'ok', summary: 'nix/hotgen.nix reads hotgen/rust-toolchain.toml, which pins nightly-2026-05-19' });
     await rm(path.join(root, 'flake.nix'));
+    await rm(path.join(root, NIX_MODULE_FILE));
     let rs = byId(await runDoctor(root, { env }));
     expect(rs.files).toMatchObject({ status: 'fail', summary: 'hotgen/cargo-config.toml has no [profile.hot] (the profile in hotgen.yaml)', hint: 'Run `hotgen init` again.' });
     expect(rs.nix).toMatchObject({ status: 'fail', summary: 'no flake.nix or nix/hotgen.nix' });

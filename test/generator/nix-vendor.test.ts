@@ -2,9 +2,12 @@
  * The generated flake's `checks` with registry and git dependencies, against offline Nix:
  * Cargo.lock's crates.io packages are vendored with `rustPlatform.importCargoLock` (the
  * stand-in copies them from Debian's /usr/share/cargo/registry, checking the lock's
- * checksum against each crate's .cargo-checksum.json), so `nix flake check` builds a
- * workspace that depends on `libc`; a git dependency without a hash stops evaluation
- * with the name of the dependency.
+ * checksum against each crate's .cargo-checksum.json) and set up for cargo by
+ * `rustPlatform.cargoSetupHook` (the stand-in does what nixpkgs' hook does: the vendor
+ * dir copied into the build dir, its config appended to the build dir's
+ * .cargo/config.toml, the lock compared), so `nix flake check` builds a workspace that
+ * depends on `libc`; a git dependency without a hash stops evaluation with the name of
+ * the dependency.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -13,6 +16,7 @@ import path from 'node:path';
 import type { RunResult } from '../../common/exec.js';
 import { skipUnless, tools } from '../helpers/tools.js';
 import { tempDir, writeTree } from '../helpers/tree.js';
+import { NIX_MODULE_FILE } from '../../common/layout.js';
 import { NixEnv, nixMissing, pathRef, rustupSysroot } from '../nix/nixenv.js';
 import { fixtureTree, type FixtureOptions } from '../nix/fixtures.js';
 import { initWorkspace } from '../../generator/init.js';
@@ -97,10 +101,10 @@ describe.skipIf(skip)('the flake check vendors Cargo.lock dependencies', () => {
 
   it('without the vendoring, the same workspace cannot build offline (the check is what makes it pass)', async () => {
     const root = await libcWorkspace('libc-unvendored');
-    const flake = path.join(root, 'flake.nix');
-    const text = await readFile(flake, 'utf8');
-    expect(text).toContain('useVendoredDeps = if lockedDeps == [ ] then "" else');
-    await writeFile(flake, text.replace('useVendoredDeps = if lockedDeps == [ ] then "" else', 'useVendoredDeps = if true then "" else'));
+    const mod = path.join(root, NIX_MODULE_FILE);
+    const text = await readFile(mod, 'utf8');
+    expect(text).toContain('vendor = builtins.pathExists lockFile;');
+    await writeFile(mod, text.replace('vendor = builtins.pathExists lockFile;', 'vendor = false;'));
     const r = await check(root, true);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/libc/);
@@ -112,12 +116,12 @@ describe.skipIf(skip)('the flake check vendors Cargo.lock dependencies', () => {
     tree['base/Cargo.toml'] += 'gitdep = { git = "https://example.invalid/gitdep.git" }\n';
     tree['Cargo.lock'] = cargoLock({ name: 'gitdep', version: '0.3.1', source: 'git+https://example.invalid/gitdep.git#0123456789abcdef0123456789abcdef01234567' });
     await writeTree(root, tree);
-    expect(tree['flake.nix']).toMatch(/cargoOutputHashes = \{ \};/);
+    expect(tree[NIX_MODULE_FILE]).toMatch(/cargoOutputHashes = \{ \};/);
     const r = await check(root, false);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/git dependency gitdep-0\.3\.1[\s\S]*outputHashes/);
-    // The hash given in the flake reaches importCargoLock (the stand-in then cannot fetch offline).
-    await writeFile(path.join(root, 'flake.nix'), String(tree['flake.nix']!).replace('cargoOutputHashes = { };', 'cargoOutputHashes = { "gitdep-0.3.1" = "sha256-AAAA"; };'));
+    // The hash given in nix/hotgen.nix reaches importCargoLock (the stand-in then cannot fetch offline).
+    await writeFile(path.join(root, NIX_MODULE_FILE), String(tree[NIX_MODULE_FILE]!).replace('cargoOutputHashes = { };', 'cargoOutputHashes = { "gitdep-0.3.1" = "sha256-AAAA"; };'));
     const withHash = await check(root, false);
     expect(withHash.code).not.toBe(0);
     expect(withHash.stderr).toMatch(/cannot fetch the git dependency gitdep-0\.3\.1 offline/);
@@ -144,7 +148,7 @@ describe.skipIf(skipUnless(tools.cargo()))('init and git dependencies in Cargo.l
     const r = await initWorkspace(root, { entry: 'app' });
     const note = r.notes.find((n) => n.includes('git dependencies'));
     expect(note).toContain('(gitdep-0.3.1)');
-    expect(note).toContain('`cargoOutputHashes` in flake.nix');
+    expect(note).toContain('`cargoOutputHashes` in nix/hotgen.nix');
     expect(r.changes).toEqual([]);
   });
 });

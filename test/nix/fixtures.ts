@@ -3,7 +3,7 @@
  * `hotgen init` leaves one: two library crates (`base` ← `app`, the entry) whose
  * manifests hotgen does not touch, the entry's `lib.rs` with the snippet `init` prints,
  * hotgen.yaml, and the generated files from `renderFiles` (hotgen/rust-toolchain.toml,
- * hotgen/cargo-config.toml, flake.nix or nix/hotgen.nix, .envrc, the shim).
+ * hotgen/cargo-config.toml, nix/hotgen.nix, flake.nix or a user's own, .envrc, the shim).
  */
 import path from 'node:path';
 import type { HotPlan, Linker, WorkspaceGraph, CrateNode } from '../../common/types.js';
@@ -16,7 +16,7 @@ export interface FixtureOptions {
   channel?: 'nightly' | 'stable';
   toolchain?: string;
   profile?: string;
-  /** True: a user flake.nix exists, so nix/hotgen.nix is rendered (and a user flake importing it). */
+  /** True: a user flake.nix exists, so only nix/hotgen.nix is rendered (and a user flake importing it). */
   flakeExists?: boolean;
 }
 
@@ -90,7 +90,7 @@ const USER_FLAKE = `{
     let
       system = "x86_64-linux";
       pkgs = import nixpkgs { inherit system; overlays = [ rust-overlay.overlays.default ]; };
-      hotgen = import ./nix/hotgen.nix { inherit pkgs; src = self; };
+      hotgen = import ./nix/hotgen.nix { inherit pkgs; };
     in
     {
       devShells.\${system}.default = hotgen.devShell;

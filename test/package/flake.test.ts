@@ -3,16 +3,20 @@
  * the repository, the stand-in nixpkgs (with importNpmLock and buildNpmPackage) and
  * rust-overlay, a private store. Parse, `nix flake check --no-build`, `nix eval` of
  * packages.default and apps.default, the lock importNpmLock gets, and the dev shell.
+ * Then the same flake evaluated against the real nixpkgs lib and rust-overlay
+ * (test/nix/real-standins.ts).
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { readFile, writeFile } from 'node:fs/promises';
 import { realpathSync } from 'node:fs';
 import path from 'node:path';
+import { CommandError } from '../../common/errors.js';
 import { run } from '../../common/exec.js';
 import { DEFAULT_NIGHTLY } from '../../generator/plan.js';
 import { missingTool, skipUnless, tools } from '../helpers/tools.js';
 import { tempDir } from '../helpers/tree.js';
 import { NixEnv, nixMissing, nixSystem, pathRef, rustupSysroot } from '../nix/nixenv.js';
+import { realStandins, realStandinsMissing } from '../nix/real-standins.js';
 import { cleanCopy, REPO } from './clean-copy.js';
 
 const skip = skipUnless(nixMissing(), tools.nightly(), missingTool('git', ['--version']), missingTool('npm', ['--version']));
@@ -69,7 +73,22 @@ describe.skipIf(skip)('hotgen\'s own flake with offline Nix', () => {
       expect(shown.apps[system].default.type).toBe('app');
       expect(Object.keys(shown.devShells[system])).toEqual(['default']);
       expect(Object.keys(shown.checks[system])).toEqual(['build']);
+      expect(shown.formatter[system].name).toBe('nixfmt-tree');
     }
+  });
+
+  it('the nightly is written once, in generator/plan.ts: flake.nix reads it from there', async () => {
+    const flake = await readFile(path.join(dir, 'flake.nix'), 'utf8');
+    expect(flake).not.toContain(NIGHTLY_DATE);
+    expect(await evalAttr('devShells.x86_64-linux.default.PATH', { raw: true })).toContain(`-rust-nightly-${NIGHTLY_DATE}/bin`);
+    // Another date in plan.ts is another toolchain (one the stand-in lacks here).
+    const moved = path.join(tmp.path, 'moved-pin');
+    await cleanCopy(moved);
+    const plan = path.join(moved, 'generator', 'plan.ts');
+    await writeFile(plan, (await readFile(plan, 'utf8')).replace(DEFAULT_NIGHTLY, 'nightly-2026-05-20'));
+    const err = await evalAttr(`devShells.${SYSTEM}.default.drvPath`, { raw: true, flakeDir: moved }).catch((e: Error) => e);
+    expect(err).toBeInstanceOf(CommandError);
+    expect((err as CommandError).stderrTail).toMatch(/attribute '2026-05-20' missing/);
   });
 
   it('nix eval shows packages.default (from package.json) and apps.default running its bin/hotgen', async () => {
@@ -136,5 +155,28 @@ describe.skipIf(skip)('hotgen\'s own flake with offline Nix', () => {
     expect(vars.nix).toMatch(new RegExp(`^${store}/\\w+-nix/bin/nix$`));
     expect(vars.NODE).toMatch(/^v20\./);
     expect(vars.RUSTC).toMatch(/-nightly /);
+  });
+});
+
+describe.skipIf(skipUnless(nixMissing(), realStandinsMissing(), missingTool('git', ['--version'])))('hotgen\'s own flake against the real rust-overlay and nixpkgs lib', () => {
+  it('check --no-build passes; the package, the shell (with the pinned nightly) and the formatter instantiate for both systems', async () => {
+    await using nix = await NixEnv.create({ toolchains: {} });
+    await using tmp = await tempDir('own-flake-real');
+    const dir = path.join(tmp.path, 'hotgen');
+    await cleanCopy(dir);
+    const real = await realStandins(tmp.path);
+    const nixReal = (args: string[], attr = '') => nix.nix([...args, pathRef(dir) + attr, ...real.overrides, '--no-write-lock-file'], { cwd: dir, allowFailure: true });
+    const check = await nixReal(['flake', 'check', '--no-build']);
+    expect(check.code, check.stderr).toBe(0);
+    for (const system of ['x86_64-linux', 'aarch64-linux']) {
+      for (const attr of [`packages.${system}.default`, `devShells.${system}.default`, `formatter.${system}`]) {
+        const drv = await nixReal(['eval', '--raw'], `#${attr}.drvPath`);
+        expect(drv.code, `${attr}: ${drv.stderr}`).toBe(0);
+        expect(drv.stdout).toMatch(/\.drv$/);
+      }
+      const inputs = await nixReal(['eval', '--json', '--apply', 'map (d: d.name)'], `#devShells.${system}.default.nativeBuildInputs`);
+      expect(inputs.code, inputs.stderr).toBe(0);
+      expect(JSON.parse(inputs.stdout)).toContainEqual(expect.stringMatching(new RegExp(`^rust-default-1\\.\\d+\\.\\d+-nightly-${NIGHTLY_DATE}$`)));
+    }
   });
 });

@@ -2,6 +2,7 @@
 # output, which is what `nix develop` (Nix 2.8) needs; PATH gives the host's coreutils.
 { lib, host, system, final }:
 let
+  rustcTarget = { x86_64-linux = "x86_64-unknown-linux-gnu"; aarch64-linux = "aarch64-unknown-linux-gnu"; }.${system};
   bash = "/bin/bash";
   hostPath = "/usr/bin:/bin";
   # Nix SIGKILLs a builder as soon as its log pipe reaches EOF; a builder that has closed
@@ -24,15 +25,28 @@ let
 in
 builtins.mapAttrs hostTool (host.extraPackages or { }) // {
   inherit lib;
-  stdenv.hostPlatform = {
-    inherit system;
-    rust.rustcTarget = { x86_64-linux = "x86_64-unknown-linux-gnu"; aarch64-linux = "aarch64-unknown-linux-gnu"; }.${system};
+  stdenv = {
+    hostPlatform = {
+      inherit system;
+      rust.rustcTarget = rustcTarget;
+    };
+    # Like nixpkgs' stdenv.mkDerivation with its phases, reduced (see stdenv-setup.sh): the
+    # setup hooks of nativeBuildInputs, postUnpack/postPatch hooks, buildPhase, installPhase.
+    mkDerivation = { name, src, nativeBuildInputs ? [ ], buildPhase ? "", installPhase ? "", ... }@args:
+      drv name ''
+        source ${./stdenv-setup.sh}
+      '' (builtins.removeAttrs args [ "name" ] // {
+        nativeBuildInputs = builtins.concatStringsSep " " (map toString nativeBuildInputs);
+        inherit buildPhase installPhase;
+      });
   };
 
   clang = hostTool "clang" { clang = host.clang; };
   mold = hostTool "mold" { mold = host.mold; "ld.mold" = host.mold; };
   lld = hostTool "lld" { "ld.lld" = host.lld; };
   bashInteractive = hostTool "bash-interactive" { bash = "/bin/bash"; };
+  # `formatter` of the generated flake: evaluated by `nix flake check`, never run here.
+  nixfmt-tree = hostTool "nixfmt-tree" { };
 
   writeShellScriptBin = name: text: drv name ''
     mkdir -p "$out/bin"
@@ -89,6 +103,43 @@ builtins.mapAttrs hostTool (host.extraPackages or { }) // {
       inherit src npmDeps;
       nativeBuildInputs = [ nodejs ] ++ lib.optionals (npmConfigHook != null) [ npmConfigHook ];
     } // { inherit meta pname version; };
+
+  # Like nixpkgs' rustPlatform.cargoSetupHook (pkgs/build-support/rust/hooks: a setup hook
+  # whose postUnpack hook copies `$cargoDeps` into the build dir under its name without the
+  # store hash, appends its .cargo/config.toml, with @vendor@ replaced by the copy's path,
+  # and a [target.<triple>] table to .cargo/config.toml in the build dir, and whose
+  # postPatch hook fails when the source's Cargo.lock differs from the vendored one).
+  # Cargo finds that config by walking up from the source dir; importCargoLock's
+  # `directory = "cargo-vendor-dir"` is relative to the build dir, where the copy is.
+  rustPlatform.cargoSetupHook = drv "cargo-setup-hook.sh" ''
+    mkdir -p "$out/nix-support"
+    printf '%s\n' "$hook" > "$out/nix-support/setup-hook"
+  '' {
+    hook = ''
+      hotgenStandinCargoSetupPostUnpack() {
+        local dest
+        dest=$(stripHash "$cargoDeps")
+        cp -rL -- "$cargoDeps" "$dest"
+        chmod -R u+w -- "$dest"
+        cargoDepsCopy=$(realpath "$dest")
+        mkdir -p .cargo
+        local config="$cargoDepsCopy/.cargo/config.toml"
+        local tmp
+        tmp=$(mktemp)
+        substitute "$config" "$tmp" --subst-var-by vendor "$cargoDepsCopy"
+        cat "$tmp" >> .cargo/config.toml
+        printf '%s\n' '[target."${rustcTarget}"]' '"linker" = "cc"' '"rustflags" = [ "-C", "target-feature=-crt-static" ]' >> .cargo/config.toml
+      }
+      hotgenStandinCargoSetupPostPatch() {
+        if ! diff "$PWD/Cargo.lock" "$cargoDepsCopy/Cargo.lock"; then
+          echo "ERROR: Cargo.lock is not the same in $cargoDepsCopy" >&2
+          exit 1
+        fi
+      }
+      postUnpackHooks+=(hotgenStandinCargoSetupPostUnpack)
+      postPatchHooks+=(hotgenStandinCargoSetupPostPatch)
+    '';
+  };
 
   # Like nixpkgs' rustPlatform.importCargoLock (pkgs/build-support/rust/import-cargo-lock.nix):
   # a dir with one `<name>-<version>` crate per Cargo.lock package that has a `source`, each
