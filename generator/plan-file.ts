@@ -382,7 +382,7 @@ export async function readPlanFile(root: string): Promise<PlanRead> {
     entry: s.entry,
     listen: s.listen ?? [],
     stopTimeoutMs: s.stopTimeoutMs ?? STOP_TIMEOUT_MS.default,
-    app: appOf(y),
+    ...(o.app !== undefined && o.app !== null ? { app: appOf(y) } : {}),
     crates,
   };
   warnings.push(...unknownKeys(y, ['app'], APP_KEYS));
