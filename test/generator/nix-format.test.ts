@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { run } from '../../common/exec.js';
 import type { Linker } from '../../common/types.js';
 import { renderFiles } from '../../generator/render.js';
-import { missingTool, skipUnless } from '../helpers/tools.js';
+import { missingTool } from '../helpers/tools.js';
 import { tempDir } from '../helpers/tree.js';
 import { fixtureGraph, fixturePlan, type FixtureOptions } from '../nix/fixtures.js';
 import { checkNixStyle } from '../nix/nix-style.js';
