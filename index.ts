@@ -13,7 +13,7 @@ import type { CheckResult } from './generator/doctor.js';
 export type { InitOptions, InitResult, FileChange } from './generator/init.js';
 export type { EjectResult } from './generator/eject.js';
 export type { CheckResult } from './generator/doctor.js';
-export type { HotPlan, PlannedCrate, Role, ModuleRole, Linker, WorkspaceGraph, CrateNode } from './common/types.js';
+export type { HotPlan, PlannedCrate, Role, ModuleRole, Linker, Channel, WorkspaceGraph, CrateNode } from './common/types.js';
 export { HotgenError, UserError, UsageError, InternalError, CommandError } from './common/errors.js';
 
 /**
@@ -55,7 +55,7 @@ export interface EnvResult {
  * @throws UserError when there is no hotgen.yaml or the pinned toolchain is not installed.
  */
 export async function env(dir: string): Promise<EnvResult> {
-  const [{ computeEnv, envValues }, { findPlanRoot }, { readPlan }] = await Promise.all([import('./generator/env.js'), import('./common/root.js'), import('./generator/plan.js')]);
+  const [{ computeEnv, envValues }, { findPlanRoot }, { readPlan }] = await Promise.all([import('./generator/env.js'), import('./common/root.js'), import('./common/plan-read.js')]);
   const root = await findPlanRoot(dir);
   const e = await computeEnv(root, await readPlan(root));
   return { root, toolchain: e.toolchain.name, env: envValues(e), warnings: e.warnings };
@@ -97,7 +97,7 @@ export interface DevOptions {
  *   another hotgen command holds the workspace lock.
  */
 export async function dev(dir: string, opts: DevOptions = {}): Promise<number> {
-  const [{ launch }, { findPlanRoot }, { readPlan }] = await Promise.all([import('./loader/launcher.js'), import('./common/root.js'), import('./generator/plan.js')]);
+  const [{ launch }, { findPlanRoot }, { readPlan }] = await Promise.all([import('./loader/launcher.js'), import('./common/root.js'), import('./common/plan-read.js')]);
   const root = await findPlanRoot(dir);
   const plan = await readPlan(root);
   return launch({ root, json: !!opts.json, verbose: !!opts.verbose, watch: opts.watch ?? true, build: opts.build ?? true, listen: plan.listen, ...(opts.args ? { args: opts.args } : {}) });

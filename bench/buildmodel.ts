@@ -29,7 +29,7 @@ import path from 'node:path';
 import type { HotPlan, Linker } from '../common/types.js';
 import { run } from '../common/exec.js';
 import { initWorkspace } from '../generator/init.js';
-import { readPlan } from '../generator/plan.js';
+import { readPlan } from '../common/plan-read.js';
 import { cargoBuild, resolveToolchain, type Toolchain } from '../loader/build.js';
 import { prepareHotBuild, runHotBuild, type HotBuild } from '../loader/hotbuild.js';
 import { LAYERS, copyExample, editLayer, type Layer } from './example.js';

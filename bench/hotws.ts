@@ -12,7 +12,7 @@ import path from 'node:path';
 import type { HotPlan, Linker } from '../common/types.js';
 import type { ModuleSpec } from '../loader/protocol.js';
 import { initWorkspace } from '../generator/init.js';
-import { readPlan } from '../generator/plan.js';
+import { readPlan } from '../common/plan-read.js';
 import { resolveToolchain, type Toolchain } from '../loader/build.js';
 import { prepareHotBuild, runHotBuild } from '../loader/hotbuild.js';
 import { dependents, generateWorkspace, writeMark, type GeneratedWorkspace } from './workspace-gen.js';

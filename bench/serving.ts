@@ -6,7 +6,7 @@
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Linker } from '../common/types.js';
-import { readPlan } from '../generator/plan.js';
+import { readPlan } from '../common/plan-read.js';
 import { resolveToolchain } from '../loader/build.js';
 import { modulesFromUnits, prepareHotBuild } from '../loader/hotbuild.js';
 import { httpGet } from './host-driver.js';

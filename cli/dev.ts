@@ -2,7 +2,7 @@
 import type { CommandSpec } from './command.js';
 import { launch } from '../loader/launcher.js';
 import { findPlanRoot } from '../common/root.js';
-import { readPlanFile } from '../generator/plan-file.js';
+import { readPlanFile } from '../common/plan-read.js';
 
 export default {
   name: 'dev',

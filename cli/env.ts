@@ -2,7 +2,7 @@
 import type { CommandSpec } from './command.js';
 import { computeEnv, envValues, formatShell } from '../generator/env.js';
 import { findPlanRoot } from '../common/root.js';
-import { readPlan } from '../generator/plan.js';
+import { readPlan } from '../common/plan-read.js';
 
 export default {
   name: 'env',

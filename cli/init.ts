@@ -1,7 +1,7 @@
 /** `hotgen init`: make the workspace hot-reloadable (thin wrapper over generator/init.ts). */
 import { UsageError } from '../common/errors.js';
-import { escapeControls } from '../common/plan-rules.js';
-import type { Linker } from '../common/types.js';
+import { DEFAULT_LINKER, escapeControls, orList } from '../common/plan-rules.js';
+import { CHANNELS, LINKERS, type Linker } from '../common/types.js';
 import { initWorkspace, type FileChange, type InitOptions, type InitResult } from '../generator/init.js';
 import type { CommandContext, CommandSpec, Flags } from './command.js';
 
@@ -40,13 +40,13 @@ function summary(ctx: CommandContext, r: InitResult): void {
 export default {
   name: 'init',
   summary: 'make the workspace hot-reloadable: write hotgen.yaml, hotgen/, flake.nix, .envrc and the entry shim (no workspace file edited)',
-  usage: 'hotgen init [--entry NAME] [--frozen a,b] [--exclude a,b] [--listen ADDR] [--linker mold|lld|gold|default] [--profile NAME] [--channel nightly|stable] [--force] [--dry-run]',
+  usage: `hotgen init [--entry NAME] [--frozen a,b] [--exclude a,b] [--listen ADDR] [--linker ${LINKERS.join('|')}] [--profile NAME] [--channel ${CHANNELS.join('|')}] [--force] [--dry-run]`,
   flagHelp: [
     '--entry NAME        the library crate the host runs (default: the one top library under the binary)',
     '--frozen a,b        crates never unloaded (runtimes, registries), linked with -z nodelete',
     '--exclude a,b       crates never reloaded (loaded once, like registry crates, when the entry links them)',
     '--listen ADDR       a HOST:PORT the supervisor listens on (repeatable or comma list)',
-    '--linker NAME       mold (default), lld, gold or default',
+    `--linker NAME       ${orList(LINKERS.map((l) => (l === DEFAULT_LINKER ? `${l} (default)` : l)))}`,
     '--profile NAME      cargo profile of hot builds (default hot, in hotgen/cargo-config.toml; dev uses [profile.dev] as it is)',
     '--channel NAME      nightly (default, pinned by date) or stable (pinned by version), in hotgen/rust-toolchain.toml',
     '--force             replace an existing flake.nix, .envrc, entry shim or a generated file you edited',
@@ -66,9 +66,9 @@ export default {
   },
   async run(ctx) {
     const channel = str(ctx.flags, 'channel');
-    if (channel !== undefined && channel !== 'nightly' && channel !== 'stable') throw new UsageError(`init: --channel must be nightly or stable, not \`${channel}\``);
+    if (channel !== undefined && !(CHANNELS as readonly string[]).includes(channel)) throw new UsageError(`init: --channel must be ${orList(CHANNELS)}, not \`${channel}\``);
     const linker = str(ctx.flags, 'linker');
-    if (linker !== undefined && !['mold', 'lld', 'gold', 'default'].includes(linker)) throw new UsageError(`init: --linker must be mold, lld, gold or default, not \`${linker}\``);
+    if (linker !== undefined && !(LINKERS as readonly string[]).includes(linker)) throw new UsageError(`init: --linker must be ${orList(LINKERS)}, not \`${linker}\``);
     const opts: InitOptions = {
       entry: str(ctx.flags, 'entry'),
       frozen: list(ctx.flags, 'frozen'),

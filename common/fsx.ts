@@ -1,4 +1,4 @@
-/** File-system helpers: atomic writes and byte-exact snapshots. */
+/** File-system helpers: atomic writes, byte-exact snapshots, and paths as messages show them. */
 import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs, constants as fsc } from 'node:fs';
 import path from 'node:path';
@@ -95,4 +95,11 @@ export async function exists(p: string): Promise<boolean> {
 /** Hex SHA-256 of some bytes. */
 export function sha256(data: string | Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
+}
+
+/** A path for messages: relative to the current directory when inside it, else as given. */
+export function displayPath(file: string): string {
+  const rel = path.relative(process.cwd(), file);
+  if (rel === '') return '.';
+  return !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : file;
 }

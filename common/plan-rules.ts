@@ -9,7 +9,7 @@
 import net from 'node:net';
 import path from 'node:path';
 import { UserError } from './errors.js';
-import type { Linker } from './types.js';
+import { CHANNELS, LINKERS, type Channel, type Linker } from './types.js';
 
 /** Where a value came from: a file and its 1-based line. Both absent = the command line. */
 export interface Where {
@@ -20,11 +20,15 @@ export interface Where {
 /** The hotgen.yaml format version this hotgen reads and writes. */
 export const PLAN_VERSION = 1;
 
-/** Linkers of the hot profile (`--linker`, `linker:`). */
-export const LINKERS: readonly Linker[] = ['mold', 'lld', 'gold', 'default'];
 
-/** Channels of the pinned toolchain (`--channel`, `channel:`). */
-export const CHANNELS = ['nightly', 'stable'] as const;
+/** The linker `hotgen init` picks when neither `--linker` nor `linker:` names one. */
+export const DEFAULT_LINKER: Linker = 'mold';
+
+
+/** A list for a message: `mold, lld, gold or default`. */
+export function orList(items: readonly string[]): string {
+  return items.length < 2 ? items.join('') : `${items.slice(0, -1).join(', ')} or ${items.at(-1)}`;
+}
 
 /**
  * Bounds of `stop_timeout_ms` (ms). The upper bound keeps every timer the supervisor
@@ -174,7 +178,7 @@ export function checkLinker(v: unknown, where: Where = {}): Linker {
 }
 
 /** A channel name. @throws UserError otherwise. */
-export function checkChannel(v: unknown, where: Where = {}): (typeof CHANNELS)[number] {
-  if (typeof v === 'string' && (CHANNELS as readonly string[]).includes(v)) return v as (typeof CHANNELS)[number];
-  return fail(`unknown channel ${shownValue(v)} (expected nightly or stable)`, where);
+export function checkChannel(v: unknown, where: Where = {}): Channel {
+  if (typeof v === 'string' && (CHANNELS as readonly string[]).includes(v)) return v as Channel;
+  return fail(`unknown channel ${shownValue(v)} (expected ${orList(CHANNELS)})`, where);
 }

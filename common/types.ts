@@ -44,7 +44,7 @@ export interface WorkspaceGraph {
 }
 
 /**
- * A crate's role in the hot setup (DESIGN.md):
+ * A crate's role in the hot setup (README, "`hotgen.yaml`": Roles):
  * - `entry`: the top library the host runs; exports `hotgen_main`; loaded RTLD_LOCAL.
  * - `reloadable`: a dylib in the entry's closure; loaded RTLD_GLOBAL in topological order.
  * - `frozen`: a dylib linked with `-z nodelete`; never unloaded; a change restarts the host.
@@ -59,8 +59,17 @@ export type Role = 'entry' | 'reloadable' | 'frozen' | 'excluded';
  */
 export type ModuleRole = Exclude<Role, 'excluded'> | 'registry';
 
-/** Which linker the hot profile uses. `default` = whatever rustc picks (cc). */
-export type Linker = 'mold' | 'lld' | 'gold' | 'default';
+/** Linkers of the hot profile (`--linker`, `linker:`). `default` = whatever rustc picks (cc). */
+export const LINKERS = ['mold', 'lld', 'gold', 'default'] as const;
+
+/** Which linker the hot profile uses (one of {@link LINKERS}). */
+export type Linker = (typeof LINKERS)[number];
+
+/** Channels of the pinned toolchain (`--channel`, `channel:`). */
+export const CHANNELS = ['nightly', 'stable'] as const;
+
+/** The channel of the pinned toolchain (one of {@link CHANNELS}). */
+export type Channel = (typeof CHANNELS)[number];
 
 /** One crate in the plan. */
 export interface PlannedCrate {
@@ -82,7 +91,7 @@ export interface HotPlan {
   /** Cargo profile name that builds the dylibs (default `hot`; `dev` edits `[profile.dev]`). */
   profile: string;
   /** `nightly` (default, pinned by date) or `stable` (with RUSTC_BOOTSTRAP=1). */
-  channel: 'nightly' | 'stable';
+  channel: Channel;
   /** The rustup toolchain spec pinned in rust-toolchain.toml, e.g. `nightly-2026-05-19` or `1.95.0`. */
   toolchain: string;
   linker: Linker;
@@ -108,5 +117,5 @@ export interface AppSettings {
   cwd: string;
 }
 
-/** Entry ABI version implemented by this hotgen (DESIGN.md, "Entry ABI"). */
+/** Entry ABI version implemented by this hotgen (templates/hotgen_entry.rs.hbs; README, "The Rust side": Entry ABI). */
 export const ABI_VERSION = 2;

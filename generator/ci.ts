@@ -14,7 +14,7 @@ import { UserError } from '../common/errors.js';
 import { atomicWrite, readIfExists, sha256 } from '../common/fsx.js';
 import { CARGO_CONFIG_FILE, PLAN_FILE, TOOLCHAIN_FILE } from '../common/layout.js';
 import { checkProfileName } from '../common/plan-rules.js';
-import { readPlan } from './plan-file.js';
+import { readPlan } from '../common/plan-read.js';
 import { renderTemplate } from './render-impl.js';
 import { shellWord } from './escape.js';
 

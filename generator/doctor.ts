@@ -14,11 +14,12 @@ import { exists, readIfExists } from '../common/fsx.js';
 import { CARGO_CONFIG_FILE, TOOLCHAIN_FILE } from '../common/layout.js';
 import type { HotPlan } from '../common/types.js';
 import { cargoTargetDir, hotDepsDir } from './env.js';
-import { isLegacyEdit, pinnedToolchain } from './init-policy.js';
-import { readPlan, PLAN_FILE } from './plan.js';
+import { isLegacyEdit } from './init-policy.js';
+import { PLAN_FILE } from '../common/layout.js';
+import { readPlan } from '../common/plan-read.js';
 import { findPlanRoot } from '../common/root.js';
 import { readState, STATE_FILE } from './state.js';
-import { findOnPath, linkerBinary, parsePin, resolveRustupToolchain, rustcInfo, rustcMatchesPin, targetLibdir, type ResolvedToolchain } from './toolchain.js';
+import { findOnPath, linkerBinary, parsePin, pinnedToolchain, resolveRustupToolchain, rustcInfo, rustcMatchesPin, targetLibdir, type ResolvedToolchain } from '../common/toolchain.js';
 
 /** `ok` passes, `warn` passes with a remark, `fail` makes doctor exit 1, `skip` did not run (say why in the summary). */
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
@@ -56,7 +57,8 @@ export async function platformFacts(): Promise<PlatformFacts> {
 
 /**
  * Linux on x86_64 or aarch64 with glibc. musl never unloads shared objects, so reloads
- * would silently keep old code (REFERENCE.md, "Dynamic loading hazards").
+ * would silently keep old code (musl wiki, "Functional differences from glibc: Unloading
+ * libraries").
  */
 export function checkPlatform(f: PlatformFacts): CheckResult {
   const arch = f.arch === 'x64' ? 'x86_64' : f.arch === 'arm64' ? 'aarch64' : f.arch;

@@ -23,7 +23,7 @@ import {
   resolveRustupToolchain,
   targetLibdir,
   type ResolvedToolchain,
-} from './toolchain.js';
+} from '../common/toolchain.js';
 
 /** Where `hotgen env` writes the clang-driven linker wrapper, relative to the root. */
 export const LINKER_WRAPPER = `${STATE_DIR}/bin/hotgen-linker`;

@@ -5,10 +5,10 @@
  * teammate's init left them.
  */
 import { UserError } from '../common/errors.js';
-import { parseToml } from '../common/deps-config.js';
 import { sha256 } from '../common/fsx.js';
 import type { HotPlan } from '../common/types.js';
 import { TOOLCHAIN_FILE } from '../common/layout.js';
+import { pinnedToolchain } from '../common/toolchain.js';
 import type { RenderedFile } from './render.js';
 import type { StateEntry } from './state.js';
 
@@ -28,18 +28,6 @@ export function isLegacyEdit(e: Pick<StateEntry, 'path' | 'action'>): boolean {
 export interface PolicyDecision {
   write: boolean;
   warning?: string;
-}
-
-/** The toolchain a rust-toolchain(.toml) file pins, or undefined when it cannot be read. */
-export function pinnedToolchain(text: string): string | undefined {
-  try {
-    const t = parseToml(text) as { toolchain?: { channel?: unknown } };
-    if (typeof t.toolchain?.channel === 'string') return t.toolchain.channel;
-  } catch {
-    // The legacy format is one line holding the toolchain name.
-  }
-  const line = text.trim();
-  return /^[\w.-]+$/.test(line) ? line : undefined;
 }
 
 /**

@@ -12,12 +12,13 @@ import path from 'node:path';
 import { exists, readIfExists, sha256 } from '../common/fsx.js';
 import { readConfined } from '../common/confine.js';
 import { UserError } from '../common/errors.js';
-import { FLAKE_FILE, JOURNAL_DIR } from '../common/layout.js';
+import { FLAKE_FILE, JOURNAL_DIR, PLAN_FILE } from '../common/layout.js';
 import { lockWorkspace } from '../common/lock.js';
-import type { HotPlan, Linker, WorkspaceGraph } from '../common/types.js';
+import { parseSettings, readPin, type PlanSettings } from '../common/plan-read.js';
+import type { Channel, HotPlan, Linker, WorkspaceGraph } from '../common/types.js';
 import { unifiedDiff } from './diff.js';
-import { buildPlan, resolveSettings, type PlanSettings } from './plan.js';
-import { parseSettings, PLAN_FILE, readPin, renderPlanYaml } from './plan-file.js';
+import { buildPlan, resolveSettings } from './plan.js';
+import { renderPlanYaml } from './plan-file.js';
 import { renderFiles, type RenderedKind, type RenderOptions, type RenderResult } from './render.js';
 import { gitDepsNote, lockedGitDeps } from './render-impl.js';
 import { applyRenderPolicy, isLegacyEdit } from './init-policy.js';
@@ -34,7 +35,7 @@ export interface InitOptions {
   listen?: string[];
   linker?: Linker;
   profile?: string;
-  channel?: 'nightly' | 'stable';
+  channel?: Channel;
   /** Overwrite user files (flake.nix, .envrc, an entry shim, edited generated files). */
   force?: boolean;
   /** Compute and return a diff; write nothing. */
@@ -78,7 +79,7 @@ export type Renderer = (plan: HotPlan, graph: WorkspaceGraph, opts: RenderOption
  * hotgen edited their original bytes back, and records it all in `.hotgen/init-state.json`.
  * A file already as init would write it but recorded with an older hash (a pin edited by
  * hand) is recorded as hotgen's again.
- * @throws UserError for bad input (see workspace.ts, plan.ts, plan-file.ts), for an
+ * @throws UserError for bad input (see workspace.ts, plan.ts, common/plan-read.ts), for an
  *   existing non-hotgen file in the way, an unwritable file, or a saved original that is
  *   missing or altered; nothing is written then.
  */

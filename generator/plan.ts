@@ -1,26 +1,19 @@
 /**
- * The plan: each workspace member's role (DESIGN.md "The model both halves share"),
- * derived from the workspace graph and the user's settings (flags over hotgen.yaml
- * over defaults). `readPlan` (plan-file.ts) is how the loader gets it.
+ * The plan: each workspace member's role (entry, reloadable, frozen, excluded), derived
+ * from the workspace graph and the user's settings (flags over hotgen.yaml over
+ * defaults). Reading it back from hotgen.yaml is common/plan-read.ts.
  */
 import path from 'node:path';
 import { UserError } from '../common/errors.js';
 import { run } from '../common/exec.js';
-import { checkChannel, checkLinker, checkProfileName, LINKERS, parseListenAddress, shown, STOP_TIMEOUT_MS } from '../common/plan-rules.js';
+import { checkChannel, checkLinker, checkProfileName, DEFAULT_LINKER, parseListenAddress, shown, STOP_TIMEOUT_MS } from '../common/plan-rules.js';
+import type { PlanSettings } from '../common/plan-read.js';
 import type { CrateNode, HotPlan, PlannedCrate, Role, WorkspaceGraph } from '../common/types.js';
-
-export { readPlan, PLAN_FILE } from './plan-file.js';
-import type { PlanSettings } from './plan-file.js';
-export type { PlanSettings };
 
 /** The nightly `hotgen init` pins by default (a date rust-overlay and rustup both know). */
 export const DEFAULT_NIGHTLY = 'nightly-2026-05-19';
 /** Stable version pinned with `--channel stable` when `rustc +stable --version` cannot be run. */
 export const FALLBACK_STABLE = '1.95.0';
-/** Default bound on a generation's stop (ms). */
-export const DEFAULT_STOP_TIMEOUT_MS = STOP_TIMEOUT_MS.default;
-/** Linkers `--linker` accepts. */
-export { LINKERS };
 
 /**
  * Merges settings: `flags` (command line) over `file` (hotgen.yaml, already checked by
@@ -31,7 +24,7 @@ export { LINKERS };
  */
 export async function resolveSettings(file: Partial<PlanSettings>, flags: Partial<PlanSettings>): Promise<PlanSettings> {
   const pick = <K extends keyof PlanSettings>(k: K): PlanSettings[K] | undefined => (flags[k] !== undefined ? flags[k] : file[k]);
-  const linker = checkLinker(pick('linker') ?? 'mold');
+  const linker = checkLinker(pick('linker') ?? DEFAULT_LINKER);
   const channel = checkChannel(pick('channel') ?? 'nightly');
   const sameChannel = (file.channel ?? 'nightly') === channel;
   const toolchain = flags.toolchain ?? (sameChannel ? file.toolchain : undefined) ?? (channel === 'stable' ? await stableToolchain() : DEFAULT_NIGHTLY);
@@ -47,7 +40,7 @@ export async function resolveSettings(file: Partial<PlanSettings>, flags: Partia
     channel,
     toolchain,
     profile,
-    stopTimeoutMs: pick('stopTimeoutMs') ?? DEFAULT_STOP_TIMEOUT_MS,
+    stopTimeoutMs: pick('stopTimeoutMs') ?? STOP_TIMEOUT_MS.default,
   };
 }
 

@@ -17,9 +17,9 @@ import { InternalError, UserError } from '../common/errors.js';
 import { checkProfileName, escapeControls, shown } from '../common/plan-rules.js';
 import { ABI_VERSION, type HotPlan, type WorkspaceGraph } from '../common/types.js';
 import { CARGO_CONFIG_FILE, FLAKE_FILE, NIX_MODULE_FILE, PLAN_FILE, TOOLCHAIN_FILE } from '../common/layout.js';
-import { linkerBinary, parsePin, profileDir } from './toolchain.js';
+import { linkerBinary, parsePin, profileDir } from '../common/toolchain.js';
 import { nixIndented, nixStoreName, nixString, rustDocCode, shellWord, tomlKey, tomlString, yamlScalar } from './escape.js';
-import { displayPath } from './workspace.js';
+import { displayPath } from '../common/fsx.js';
 
 export { nixIndented, nixString, shellWord, tomlString };
 

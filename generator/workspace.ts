@@ -1,30 +1,20 @@
 /**
- * The workspace model: members, targets and path-dependency edges from
- * `cargo metadata --no-deps --format-version 1` (offline, REFERENCE.md), checked for
- * cycles and sorted topologically. Every manifest is parsed here first, so a syntax
- * error is one line naming the file and line instead of cargo's multi-line report.
+ * The workspace model: members, targets and path-dependency edges, all from `cargo
+ * metadata --no-deps --format-version 1 --offline` (its `workspace_root`,
+ * `workspace_members` and `packages`, so `[workspace] members` globs, `exclude` and
+ * `default-members` mean what they mean to cargo), checked for cycles and sorted
+ * topologically. When cargo fails on a manifest, the error is one line naming the file
+ * and line instead of cargo's multi-line report.
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../common/errors.js';
 import { run } from '../common/exec.js';
-import { exists } from '../common/fsx.js';
+import { displayPath, exists } from '../common/fsx.js';
 import type { CrateNode, WorkspaceGraph } from '../common/types.js';
 import { parseToml } from '../common/deps-config.js';
 
 type Table = Record<string, unknown>;
-const asTable = (v: unknown): Table | undefined => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Table) : undefined);
-
-/** A path for messages: relative to the current directory when inside it. */
-export function displayPath(file: string): string {
-  const rel = path.relative(process.cwd(), file);
-  if (rel === '') return '.';
-  return !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : file;
-}
-
-async function readManifest(file: string): Promise<Table> {
-  return parseManifest(await fs.readFile(file, 'utf8'), displayPath(file));
-}
 
 /**
  * Parses a Cargo.toml. A UTF-8 byte order mark is skipped, as cargo does.
@@ -43,85 +33,49 @@ export function parseManifest(text: string, file: string): Table {
   }
 }
 
-/** Finds the workspace root: `dir` if its manifest has `[workspace]` or no ancestor has one. */
-async function findRoot(dir: string): Promise<string> {
-  const own = path.join(dir, 'Cargo.toml');
-  if (!(await exists(own))) {
-    throw new UserError(`no Cargo.toml in ${path.resolve(dir)}`, { hint: 'Run hotgen in the root of a Cargo workspace (or pass -C DIR).' });
-  }
-  if (asTable((await readManifest(own)).workspace)) return dir;
-  for (let d = path.dirname(dir); d !== path.dirname(d); d = path.dirname(d)) {
-    const m = path.join(d, 'Cargo.toml');
-    if ((await exists(m)) && asTable((await readManifest(m)).workspace)) return d;
-  }
-  return dir;
-}
+/** Glob characters of `[workspace] members` (Cargo book, "Workspaces: The members and exclude fields"). */
+const GLOB = /[*?[]/;
 
-/** Expands one `members` glob (`*` and `?` within a path segment) to member directories. */
-async function expandGlob(root: string, pattern: string): Promise<string[]> {
-  let dirs = [root];
-  for (const seg of pattern.split('/').filter((s) => s && s !== '.')) {
-    const next: string[] = [];
-    for (const d of dirs) {
-      if (!/[*?[]/.test(seg)) {
-        next.push(path.join(d, seg));
-        continue;
-      }
-      const re = new RegExp('^' + seg.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '$', 's');
-      const ents = await fs.readdir(d, { withFileTypes: true }).catch(() => []);
-      for (const e of ents) if (e.isDirectory() && re.test(e.name) && !e.name.startsWith('.')) next.push(path.join(d, e.name));
+/**
+ * The one-line error for cargo's failure to read the workspace from `cwd`. Cargo names
+ * the manifest it failed on (` --> FILE:LINE:COL`, relative to `cwd`, or `` failed to
+ * parse manifest at `FILE` `` in older releases); one that is not valid TOML is reported
+ * by {@link parseManifest} (file, line, column). A `members` entry without a Cargo.toml
+ * (`` failed to load manifest for workspace member `DIR` ``) is named as the user wrote
+ * it. Anything else is cargo's first `error:` line, at the file and line it names.
+ */
+async function metadataError(stderr: string, cwd: string): Promise<UserError> {
+  const located = [...stderr.matchAll(/^ *--> (.+):(\d+):\d+$/gm)].map((m) => ({ file: path.resolve(cwd, m[1]!), line: Number(m[2]) }));
+  const named = [...stderr.matchAll(/failed to parse manifest at `([^`]+)`/g)].map((m) => ({ file: path.resolve(cwd, m[1]!), line: undefined }));
+  for (const { file } of [...located, ...named]) {
+    const text = await fs.readFile(file, 'utf8').catch(() => undefined);
+    if (text === undefined) continue;
+    try {
+      parseManifest(text, displayPath(file));
+    } catch (err) {
+      return err as UserError;
     }
-    dirs = next;
   }
-  const out: string[] = [];
-  for (const d of dirs) if (await exists(path.join(d, 'Cargo.toml'))) out.push(path.resolve(d));
-  return out;
-}
-
-/** Path dependencies of a parsed manifest (all kinds and targets), as absolute directories. */
-function pathDeps(manifest: Table, dir: string): string[] {
-  const tables: unknown[] = [manifest.dependencies, manifest['build-dependencies'], manifest['dev-dependencies']];
-  for (const t of Object.values(asTable(manifest.target) ?? {})) {
-    const tt = asTable(t) ?? {};
-    tables.push(tt.dependencies, tt['build-dependencies'], tt['dev-dependencies']);
+  const missing = /failed to load manifest for workspace member `([^`]+)`\nreferenced (?:via `([^`]+)` )?by workspace at `([^`]+)`[\s\S]*?failed to read `[^`]*Cargo\.toml`/.exec(stderr);
+  if (missing) {
+    const [, member, via, wsManifest] = missing;
+    const file = displayPath(wsManifest!);
+    const rel = path.relative(path.dirname(wsManifest!), member!) || '.';
+    if (via) {
+      return new UserError(`\`[workspace] members\` entry ${JSON.stringify(via)} matches ${JSON.stringify(rel)}, which has no Cargo.toml`, {
+        file,
+        hint: `Add ${JSON.stringify(rel)} to \`[workspace] exclude\`, or narrow the pattern.`,
+      });
+    }
+    if (GLOB.test(rel)) return new UserError(`\`[workspace] members\`: no directory matching ${JSON.stringify(rel)} has a Cargo.toml`, { file });
+    return new UserError(`\`[workspace] members\`: ${JSON.stringify(rel)} has no Cargo.toml`, { file });
   }
-  const out: string[] = [];
-  for (const t of tables) for (const d of Object.values(asTable(t) ?? {})) {
-    const p = asTable(d)?.path;
-    if (typeof p === 'string') out.push(path.resolve(dir, p));
-  }
-  return out;
-}
-
-/** Parses the root manifest, every member manifest and every path dependency's manifest. */
-async function preParse(root: string): Promise<void> {
-  const rootFile = path.join(root, 'Cargo.toml');
-  const rootManifest = await readManifest(rootFile);
-  const ws = asTable(rootManifest.workspace);
-  const members = (ws?.members as unknown[] | undefined)?.filter((m): m is string => typeof m === 'string') ?? [];
-  if (!asTable(rootManifest.package) && members.length === 0) {
-    throw new UserError('virtual manifest has no members: `[workspace] members` is empty or missing', {
-      file: displayPath(rootFile),
-      hint: 'List the workspace crates, e.g. members = ["crates/*"].',
-    });
-  }
-  const seen = new Set<string>([root]);
-  const queue: string[] = [];
-  for (const m of members) queue.push(...(await expandGlob(root, m)));
-  if (!asTable(rootManifest.package) && queue.length === 0) {
-    throw new UserError(`virtual manifest has no members: no directory matching ${members.map((m) => `"${m}"`).join(', ')} has a Cargo.toml`, {
-      file: displayPath(rootFile),
-    });
-  }
-  for (const d of pathDeps(rootManifest, root)) queue.push(d);
-  while (queue.length) {
-    const dir = queue.shift()!;
-    if (seen.has(dir)) continue;
-    seen.add(dir);
-    const file = path.join(dir, 'Cargo.toml');
-    if (!(await exists(file))) continue;
-    queue.push(...pathDeps(await readManifest(file), dir));
-  }
+  const first = stderr.split('\n').find((l) => /^error/.test(l)) ?? 'cargo metadata failed';
+  return new UserError(`reading the workspace: ${first.replace(/^error:\s*/, '')}`, {
+    file: displayPath(located[0]?.file ?? path.join(cwd, 'Cargo.toml')),
+    line: located[0]?.line,
+    hint: stderr.trim().split('\n').slice(-10).join('\n'),
+  });
 }
 
 interface MetaTarget {
@@ -152,46 +106,48 @@ interface Metadata {
 const LIB_KINDS = new Set(['lib', 'rlib', 'dylib', 'cdylib', 'staticlib', 'proc-macro']);
 
 /**
- * Runs `cargo metadata`. RUSTC_BOOTSTRAP=1 lets stable cargo read a manifest that
- * already has `cargo-features` (REFERENCE.md). When a pinned rust-toolchain.toml names
- * a toolchain rustup does not have, the read is retried with an installed one: metadata
- * does not depend on the toolchain.
+ * Runs `cargo metadata` in `dir` on `dir/Cargo.toml` (cargo finds the workspace root).
+ * RUSTC_BOOTSTRAP=1 lets stable cargo read a manifest that already has `cargo-features`
+ * (cargo treats it as a nightly: cargo's src/cargo/core/features.rs, `channel()`). When a
+ * pinned rust-toolchain.toml names a toolchain rustup does not have, the read is retried
+ * with an installed one: metadata does not depend on the toolchain.
+ * @throws UserError as {@link metadataError}.
  */
-async function cargoMetadata(root: string): Promise<Metadata> {
-  const args = ['metadata', '--no-deps', '--format-version', '1', '--offline', '--manifest-path', path.join(root, 'Cargo.toml')];
+async function cargoMetadata(dir: string): Promise<Metadata> {
+  const args = ['metadata', '--no-deps', '--format-version', '1', '--offline', '--manifest-path', path.join(dir, 'Cargo.toml')];
   // RUSTUP_AUTO_INSTALL=0: a missing pinned toolchain must not start a download.
   const env = { ...process.env, RUSTC_BOOTSTRAP: '1', RUSTUP_AUTO_INSTALL: '0' };
-  let res = await run('cargo', args, { cwd: root, env, allowFailure: true });
+  let res = await run('cargo', args, { cwd: dir, env, allowFailure: true });
   for (const tc of ['stable', 'nightly']) {
     if (res.code === 0 || !/toolchain '.*' is not installed/.test(res.stderr)) break;
-    res = await run('cargo', args, { cwd: root, env: { ...env, RUSTUP_TOOLCHAIN: tc }, allowFailure: true });
+    res = await run('cargo', args, { cwd: dir, env: { ...env, RUSTUP_TOOLCHAIN: tc }, allowFailure: true });
   }
-  if (res.code !== 0) {
-    const first = res.stderr.split('\n').find((l) => /^error/.test(l)) ?? 'cargo metadata failed';
-    throw new UserError(`reading the workspace: ${first.replace(/^error:\s*/, '')}`, {
-      file: displayPath(path.join(root, 'Cargo.toml')),
-      hint: res.stderr.trim().split('\n').slice(-10).join('\n'),
-    });
-  }
+  if (res.code !== 0) throw await metadataError(res.stderr, dir);
   return JSON.parse(res.stdout) as Metadata;
 }
 
 /**
- * Reads the workspace at or above `dir` into a graph of its members.
- * Dev-dependencies are not edges (Cargo allows dev-dependency cycles).
- * @throws UserError: no Cargo.toml, invalid TOML (file and line), a virtual manifest
- *   without members, a failing `cargo metadata`, or a path-dependency cycle (printed
- *   as `a -> b -> a`).
+ * Reads the workspace `dir` belongs to (as cargo decides: `dir` itself, or the ancestor
+ * whose `[workspace]` lists it) into a graph of its members, exactly cargo metadata's
+ * `workspace_members`. Dev-dependencies are not edges (Cargo allows dev-dependency cycles).
+ * @throws UserError: no Cargo.toml in `dir`, invalid TOML (file and line), a `members`
+ *   entry without a Cargo.toml, a virtual manifest without members, another failure of
+ *   `cargo metadata`, or a path-dependency cycle (printed as `a -> b -> a`).
  */
 export async function loadWorkspace(dir: string): Promise<WorkspaceGraph> {
-  const root = await findRoot(path.resolve(dir));
-  await preParse(root);
-  const meta = await cargoMetadata(root);
+  const abs = path.resolve(dir);
+  if (!(await exists(path.join(abs, 'Cargo.toml')))) {
+    throw new UserError(`no Cargo.toml in ${abs}`, { hint: 'Run hotgen in the root of a Cargo workspace (or pass -C DIR).' });
+  }
+  const meta = await cargoMetadata(abs);
   const memberIds = new Set(meta.workspace_members);
   const members = meta.packages.filter((p) => memberIds.has(p.id));
   const rootManifest = path.join(meta.workspace_root, 'Cargo.toml');
   if (members.length === 0) {
-    throw new UserError('the workspace has no members', { file: displayPath(rootManifest) });
+    throw new UserError('virtual manifest has no members: `[workspace] members` is empty or missing, or `exclude` removes every match', {
+      file: displayPath(rootManifest),
+      hint: 'List the workspace crates, e.g. members = ["crates/*"].',
+    });
   }
   const byDir = new Map(members.map((p) => [path.dirname(p.manifest_path), p.name]));
   const crates = new Map<string, CrateNode>();
@@ -220,11 +176,10 @@ export async function loadWorkspace(dir: string): Promise<WorkspaceGraph> {
       srcDirs: [...new Set(p.targets.filter((t) => t.kind.some((k) => LIB_KINDS.has(k) || k === 'bin')).map((t) => path.dirname(t.src_path)))],
     });
   }
-  const metaRoot = (await exists(rootManifest)) ? await readManifest(rootManifest) : {};
   return {
     root: meta.workspace_root,
     rootManifest,
-    virtual: !asTable(metaRoot.package),
+    virtual: !members.some((p) => p.manifest_path === rootManifest),
     targetDir: meta.target_directory,
     crates,
     order: topoOrder(crates, displayPath(rootManifest)),

@@ -4,7 +4,7 @@
  * cycles (a request during a cycle waits for one more cycle; requests at once coalesce).
  */
 import { run } from '../common/exec.js';
-import { cargoTargetDir, profileDir, resolveRustupToolchain } from '../generator/toolchain.js';
+import { cargoTargetDir, profileDir, resolveRustupToolchain } from '../common/toolchain.js';
 import { UserError } from '../common/errors.js';
 import type { HotPlan } from '../common/types.js';
 import { startProgress } from './progress.js';
@@ -86,7 +86,7 @@ export interface Toolchain {
   plus: string[];
   /** Environment for cargo (never downloads a toolchain). */
   env: NodeJS.ProcessEnv;
-  /** `rustc --print target-libdir`: where `libstd-<hash>.so` lives (REFERENCE.md, "Toolchain"). */
+  /** `rustc --print target-libdir`: where `libstd-<hash>.so` lives (rustc book, "Command-line Arguments: --print"). */
   libstdDir: string;
   /** Absolute cargo target directory (`cargo metadata`'s `target_directory`). */
   targetDir: string;

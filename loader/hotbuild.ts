@@ -1,7 +1,7 @@
 /**
- * The hot build without editing the workspace (DESIGN.md "The hot build"): cargo runs
- * with hotgen's rustc wrapper (`loader/wrapper/hotgen_rustc.rs`, compiled once per
- * toolchain with that toolchain's rustc) in a target directory of its own, and the
+ * The hot build without editing the workspace (README, "Architecture": The hot build):
+ * cargo runs with hotgen's rustc wrapper (`loader/wrapper/hotgen_rustc.rs`, compiled once
+ * per toolchain with that toolchain's rustc) in a target directory of its own, and the
  * wrapper builds every library of the entry's closure as rlib+dylib. This module
  * prepares that build: the closure (from `cargo metadata`), the wrapper binary, the
  * environment, and `--config hotgen/cargo-config.toml` for the hot profile.
@@ -14,7 +14,7 @@ import { run } from '../common/exec.js';
 import { atomicWrite, sha256 } from '../common/fsx.js';
 import type { HotPlan, ModuleRole } from '../common/types.js';
 import { CARGO_CONFIG_FILE } from '../common/layout.js';
-import { hostTriple, hotDepsDir, hotTargetDir, profileDir } from '../generator/toolchain.js';
+import { hostTriple, hotDepsDir, hotTargetDir, profileDir } from '../common/toolchain.js';
 import { cargoBuild, type BuildOptions, type BuildResult, type CargoArtifact } from './build.js';
 import { artifactStem, entryRecord, moduleGraph, readUnits, type HotModule, type UnitRecord } from './units.js';
 
@@ -286,8 +286,9 @@ export function staleUnits(hot: HotBuild, artifacts: readonly CargoArtifact[], u
 
 /**
  * The fix for E0635 (`unknown feature`) in a registry crate: its build script saw a
- * nightly rustc and enabled a feature this nightly removed (REFERENCE.md: proc-macro2
- * 1.0.47, ahash 0.7.6). Undefined when the failure is something else.
+ * nightly rustc and enabled a feature this nightly removed (proc-macro2 1.0.47:
+ * dtolnay/proc-macro2#398; ahash 0.7.6: tkaitchuck/aHash#200). Undefined when the
+ * failure is something else.
  */
 export function nightlyFeatureHint(stderr: string, hot: Pick<HotBuild, 'registry'>, toolchain: string): string | undefined {
   const feature = /error\[E0635\]: unknown feature `([^`]+)`/.exec(stderr)?.[1];

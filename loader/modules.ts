@@ -42,7 +42,8 @@ export class ModuleTable {
   /**
    * dlopens `specs` in the given (bottom-up) order: registry, reloadable and frozen ones with
    * RTLD_LAZY|RTLD_GLOBAL so later modules bind to them by SONAME, the entry with
-   * RTLD_LAZY|RTLD_LOCAL since nothing links against it (DESIGN.md).
+   * RTLD_LAZY|RTLD_LOCAL since nothing links against it (dlopen(3): RTLD_GLOBAL makes a
+   * module's symbols available to the objects loaded after it).
    * @throws ModuleError ('load-failed') with dlerror's text; modules mapped before
    *   the failing one stay mapped.
    */

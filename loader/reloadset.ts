@@ -1,6 +1,7 @@
 /**
- * The reload decision (DESIGN.md, "The reload", steps 2 and 3), as a pure function of
- * the plan's DAG, the loaded modules and the change set. No I/O.
+ * The reload decision (README, "Architecture": A reload; restart or reload, and which
+ * modules), as a pure function of the plan's DAG, the loaded modules and the change set.
+ * No I/O.
  */
 import type { ModuleRole, Role } from '../common/types.js';
 

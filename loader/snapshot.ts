@@ -1,7 +1,7 @@
 /**
  * Immutable snapshots of the dylibs the host maps (`<root>/.hotgen/gen-N/lib<lib>.so`)
  * and the content hashes that tell which outputs changed. A mapped file must never be
- * rewritten in place (SIGBUS; REFERENCE.md "Dynamic loading hazards"), so the host only
+ * rewritten in place (mmap(2): SIGBUS on a page beyond a truncated file's end), so the host only
  * ever maps these copies, never the files cargo writes.
  */
 import { promises as fs } from 'node:fs';

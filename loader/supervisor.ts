@@ -24,7 +24,7 @@ import type { HotModule } from './units.js';
 import { attachTerminal, startControlServer, type ControlResponse, type ControlServer, type SessionStatus } from './control.js';
 import { HostKeeper } from './keeper.js';
 import { SUPERVISOR_ENV, killAllHosts } from './launcher.js';
-import { readPlan } from '../generator/plan.js';
+import { readPlan } from '../common/plan-read.js';
 import { decideReload } from './reloadset.js';
 import { reportEvent, reportLine, reportOk, type ReloadReport } from './report.js';
 import { SnapshotStore, fileState, type Snapshot } from './snapshot.js';

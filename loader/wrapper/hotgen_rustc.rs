@@ -6,8 +6,11 @@
 //! `$HOTGEN_CLOSURE_FILE`, one `<role>\t<manifest dir>` line each) is built as rlib+dylib
 //! with `-C prefer-dynamic`, so each crate, workspace or registry, exists exactly once as
 //! a shared object. Everything else (build scripts, proc-macros, cargo's probes, crates
-//! outside the closure) passes through unchanged. Facts this relies on: shared/REFERENCE.md,
-//! "Hot builds without editing the workspace".
+//! outside the closure) passes through unchanged. Facts this relies on: cargo runs
+//! `$RUSTC_WRAPPER <rustc> <args...>` (Cargo book, "Configuration: build.rustc-wrapper");
+//! rustc emits every `--crate-type` it is given, and `-C prefer-dynamic` links dependencies as dylibs
+//! (rustc book, "Command-line Arguments", "Codegen Options"); hotgen's README,
+//! "Architecture": The hot build.
 //!
 //! For each dylib it writes a record `$HOTGEN_UNITS_DIR/lib<name>-<hash>` (tab-separated
 //! lines `crate`, `role`, `dir`, `so`, `rlib`, `flags`, then one `dep` per dylib dependency), from which the
@@ -217,7 +220,8 @@ fn build_dylib(rustc: &OsString, args: &[String], u: &Unit, role: Role, units_di
     extra.extend(["-L".into(), format!("dependency={}", out_dir.join("hotgen-dylib").display())]);
     let no_std = u.source.as_ref().and_then(|s| fs::read_to_string(s).ok()).is_some_and(|t| t.contains("no_std"));
     if no_std {
-        // A `#![no_std]` dylib needs std linked in for its panic handler (REFERENCE.md).
+        // A `#![no_std]` dylib needs std linked in for its panic handler (unstable book,
+        // "`--extern` Options": `force` satisfies "the presence of an allocator or panic handler").
         extra.extend(["-Z".into(), "unstable-options".into(), "--extern".into(), "force:std".into()]);
     }
 

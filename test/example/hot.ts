@@ -10,7 +10,7 @@ import readline from 'node:readline';
 import { run } from '../../common/exec.js';
 import { ABI_VERSION, type HotPlan } from '../../common/types.js';
 import { initWorkspace } from '../../generator/init.js';
-import { readPlan } from '../../generator/plan.js';
+import { readPlan } from '../../common/plan-read.js';
 import { resolveToolchain, type Toolchain } from '../../loader/build.js';
 import { prepareHotBuild, runHotBuild, type HotBuild } from '../../loader/hotbuild.js';
 import type { HotModule } from '../../loader/units.js';

@@ -74,6 +74,8 @@ mod hot {
     fn hotgen_run(ctx: &hotgen_entry::Context) -> i32 {
         let vars = ctx.state(store::Vars::default);
         println!("generation {} args {:?}", ctx.generation(), ctx.args());
+        let cwd = std::env::current_dir().unwrap();
+        println!("env {:?} cwd {}", std::env::var("REPL_MODE").ok(), cwd.file_name().unwrap().to_string_lossy());
         loop {
             let mut line = String::new();
             match ctx.read_line(&mut line) {
@@ -107,6 +109,9 @@ describe.skipIf(skipUnless(tools.nightly()))('a REPL under hotgen dev (stdin, ar
     await writeTree(root, replWorkspace());
     const init = await hotgen(root, ['init', '--entry', 'shell', '--frozen', 'store', '--linker', 'default'], toolchainEnv());
     expect(init.code, init.stderr).toBe(0);
+    // The app's environment and working directory come from hotgen.yaml; `--` replaces app.args.
+    const yaml = path.join(root, 'hotgen.yaml');
+    await writeFile(yaml, (await readFile(yaml, 'utf8')).replace(/^crates:/m, 'app: { args: [from-yaml], env: { REPL_MODE: calc }, cwd: store }\ncrates:'));
   });
   afterAll(async () => dir?.[Symbol.asyncDispose]());
 
@@ -125,6 +130,7 @@ describe.skipIf(skipUnless(tools.nightly()))('a REPL under hotgen dev (stdin, ar
     };
     try {
       await until(/generation 1 args \["--mode", "two words", ""\]/);
+      await until(/^env Some\("calc"\) cwd store$/m);
       child.stdin!.write('let x = 40\nx + 2\n');
       await until(/^= 42$/m);
       expect(out).toMatch(/^= 40\n= 42$/m);

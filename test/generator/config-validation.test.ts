@@ -126,7 +126,7 @@ describe.skipIf(skipUnless(tools.cargo()))('hotgen.yaml validation through the C
     const r = await hotgen(dir, 'init', '--dry-run');
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr.trimEnd()).toBe(
-      `warning: hotgen.yaml:${lineOf(yaml, 'colour')}: unknown key \`colour\` (known keys: version, entry, frozen, exclude, listen, linker, channel, profile, stop_timeout_ms, crates)`,
+      `warning: hotgen.yaml:${lineOf(yaml, 'colour')}: unknown key \`colour\` (known keys: version, entry, frozen, exclude, listen, linker, channel, profile, stop_timeout_ms, app, crates)`,
     );
   });
 
@@ -173,7 +173,8 @@ describe.skipIf(skipUnless(tools.cargo()))('hotgen.yaml validation through the C
     const config = await readFile(path.join(dir, CARGO_CONFIG_FILE), 'utf8');
     expect(config).toContain('[profile."héé-2"]');
     expect(parseToml(config)).toEqual({ profile: { 'héé-2': { inherits: 'dev' } } });
-    expect(await readFile(path.join(dir, 'flake.nix'), 'utf8')).toContain('pkgs.runCommand "hotgen-h__-2-build"');
+    // The Nix check's name must be a store name: the profile's non-ASCII letters become `_`.
+    expect(await readFile(path.join(dir, 'nix/hotgen.nix'), 'utf8')).toContain('name = "hotgen-h__-2-build";');
   });
 
   /** dev refuses a corrupt `crates:` entry (init regenerates `crates:`, so it repairs one). */

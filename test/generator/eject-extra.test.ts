@@ -16,7 +16,7 @@ import { writeWorkflow, WORKFLOW_FILE } from '../../generator/ci.js';
 import { devSessionRunning, ejectWorkspace } from '../../generator/eject.js';
 import { LINKER_WRAPPER } from '../../generator/env.js';
 import { initWorkspace, type Renderer } from '../../generator/init.js';
-import { linkerScript } from '../../generator/toolchain.js';
+import { linkerScript } from '../../common/toolchain.js';
 import { STATE_FILE } from '../../generator/state.js';
 import { CARGO_CONFIG_FILE, FLAKE_FILE, NIX_MODULE_FILE, TOOLCHAIN_FILE } from '../../common/layout.js';
 import { startControlServer, type ControlHandler } from '../../loader/control.js';

@@ -16,11 +16,11 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { parseToml, YAML } from '../../common/deps-config.js';
 import { run } from '../../common/exec.js';
-import { readPlan } from '../../generator/plan-file.js';
+import { readPlan } from '../../common/plan-read.js';
 import { renderFiles } from '../../generator/render.js';
 import { entrySnippet } from '../../generator/render-impl.js';
 import { rustString, tomlKey, yamlScalar } from '../../generator/escape.js';
-import { linkerEnvVar, hostTriple, targetLibdir } from '../../generator/toolchain.js';
+import { linkerEnvVar, hostTriple, targetLibdir } from '../../common/toolchain.js';
 import { skipUnless, tools } from '../helpers/tools.js';
 import { tempDir, writeTree, type Tree } from '../helpers/tree.js';
 import { NixEnv, nixMissing } from '../nix/nixenv.js';
@@ -172,14 +172,14 @@ describe.skipIf(skipUnless(tools.cargo()))('the entry library must be inside the
 });
 
 describe.skipIf(skipUnless(tools.cargo()))('names Cargo refuses are validated, not escaped', () => {
-  it('a package name with $(touch pwned) is refused by Cargo\'s rule: one line naming Cargo.toml, nothing written', async () => {
+  it('a package name with $(touch pwned) is refused by Cargo\'s rule: one line naming Cargo.toml and the line cargo names, nothing written', async () => {
     await using dir = await tempDir('bad-name');
     await writeTree(dir.path, { 'Cargo.toml': '[package]\nname = "app$(touch pwned)"\nversion = "0.1.0"\nedition = "2021"\n', 'src/lib.rs': '' });
     const before = await snapshot(dir.path);
     const r = await hotgen(dir.path, 'init');
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr.split('\n')[0]).toBe(
-      'hotgen: Cargo.toml: reading the workspace: invalid character `$` in package name: `app$(touch pwned)`, characters must be Unicode XID characters (numbers, `-`, `_`, or most letters)',
+      'hotgen: Cargo.toml:2: reading the workspace: invalid character `$` in package name: `app$(touch pwned)`, characters must be Unicode XID characters (numbers, `-`, `_`, or most letters)',
     );
     expect(await snapshot(dir.path)).toEqual(before);
   });

@@ -5,7 +5,7 @@
  */
 import { run } from '../../common/exec.js';
 import type { HotPlan } from '../../common/types.js';
-import { readPlan } from '../../generator/plan.js';
+import { readPlan } from '../../common/plan-read.js';
 import { resolveToolchain } from '../../loader/build.js';
 import { prepareHotBuild, runHotBuild, type HotBuild, type HotBuildResult } from '../../loader/hotbuild.js';
 import type { HotModule } from '../../loader/units.js';

@@ -17,7 +17,7 @@ import { UserError } from '../../common/errors.js';
 import { checkFiles } from '../../generator/doctor.js';
 import { ejectWorkspace } from '../../generator/eject.js';
 import { initWorkspace, type Renderer } from '../../generator/init.js';
-import { readPlan } from '../../generator/plan.js';
+import { readPlan } from '../../common/plan-read.js';
 import { entrySnippet } from '../../generator/render-impl.js';
 import { readState, serializeState, STATE_FILE, type InitState } from '../../generator/state.js';
 import { missingTool, skipUnless, tools } from '../helpers/tools.js';

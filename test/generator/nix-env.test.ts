@@ -13,7 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run } from '../../common/exec.js';
 import { cargoTargetDir, computeEnv, formatShell, hotDepsDir, LINKER_WRAPPER } from '../../generator/env.js';
-import { hostTriple, linkerEnvVar, parsePin, profileDir, resolveRustupToolchain, rustcMatchesPin, rustOverlayAttr, targetLibdir } from '../../generator/toolchain.js';
+import { hostTriple, linkerEnvVar, parsePin, profileDir, resolveRustupToolchain, rustcMatchesPin, rustOverlayAttr, targetLibdir } from '../../common/toolchain.js';
 import { skipUnless, tools } from '../helpers/tools.js';
 import { tempDir, writeTree } from '../helpers/tree.js';
 import { fixturePlan, fixtureTree, type FixtureOptions } from '../nix/fixtures.js';

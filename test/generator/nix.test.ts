@@ -15,7 +15,7 @@ import { CommandError } from '../../common/errors.js';
 import { run } from '../../common/exec.js';
 import { FLAKE_FILE, NIX_MODULE_FILE, TOOLCHAIN_FILE } from '../../common/layout.js';
 import { nixString } from '../../generator/render-impl.js';
-import { targetLibdir } from '../../generator/toolchain.js';
+import { targetLibdir } from '../../common/toolchain.js';
 import { readUnits, type UnitRecord } from '../../loader/units.js';
 import { missingTool, skipUnless, tools } from '../helpers/tools.js';
 import { tempDir, writeTree } from '../helpers/tree.js';

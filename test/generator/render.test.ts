@@ -10,7 +10,7 @@ import { parseToml } from '../../common/deps-config.js';
 import { UserError } from '../../common/errors.js';
 import { renderFiles } from '../../generator/render.js';
 import { entrySnippet, nixIndented, nixString, shellWord, templatesDir, tomlString } from '../../generator/render-impl.js';
-import { pinnedToolchain } from '../../generator/init-policy.js';
+import { pinnedToolchain } from '../../common/toolchain.js';
 import { CARGO_CONFIG_FILE, FLAKE_FILE, NIX_MODULE_FILE, TOOLCHAIN_FILE } from '../../common/layout.js';
 import { ABI_VERSION } from '../../common/types.js';
 import { fixtureGraph, fixturePlan } from '../nix/fixtures.js';

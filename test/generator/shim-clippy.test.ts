@@ -15,7 +15,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../common/exec.js';
 import { entrySnippet } from '../../generator/render-impl.js';
-import { readPlan } from '../../generator/plan.js';
+import { readPlan } from '../../common/plan-read.js';
 import { resolveToolchain } from '../../loader/build.js';
 import { missingTool, skipUnless, tools } from '../helpers/tools.js';
 import { tempDir, writeTree } from '../helpers/tree.js';

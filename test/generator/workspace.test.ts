@@ -86,6 +86,29 @@ describe.skipIf(skipUnless(tools.cargo()))('loadWorkspace', () => {
     const e = await loadErr({ 'Cargo.toml': '[workspace]\nresolver = "2"\n' });
     expect(e.message).toMatch(/virtual manifest has no members/);
     expect(e.opts.file).toMatch(/Cargo\.toml$/);
-    expect((await loadErr({ 'Cargo.toml': '[workspace]\nmembers = ["nothing/*"]\n' })).message).toMatch(/^virtual manifest has no members: no directory matching "nothing\/\*" has a Cargo.toml$/);
+    const none = await loadErr({ 'Cargo.toml': '[workspace]\nmembers = ["nothing/*"]\n' });
+    expect(none.message).toBe('`[workspace] members`: no directory matching "nothing/*" has a Cargo.toml');
+    expect(none.opts.file).toMatch(/(^|\/)Cargo\.toml$/);
+  });
+
+  it('a directory a `members` glob matches without a Cargo.toml is named, with the way out', async () => {
+    const tree = smallTree();
+    tree['crates/docs/README.md'] = 'not a crate\n';
+    const e = await loadErr(tree);
+    expect(e.message).toBe('`[workspace] members` entry "crates/*" matches "crates/docs", which has no Cargo.toml');
+    expect(e.opts.hint).toContain('`[workspace] exclude`');
+  });
+
+  it('membership is cargo\'s: `exclude` removes a directory the `crates/*` glob matches', async () => {
+    await using dir = await tempDir('ws');
+    const tree = smallTree();
+    tree['Cargo.toml'] = (tree['Cargo.toml'] as string).replace(/members = \[[^\]]*\]/, 'members = ["crates/*"]\nexclude = ["crates/skip"]');
+    // A broken manifest too: cargo never reads an excluded directory, and neither may hotgen.
+    tree['crates/skip/Cargo.toml'] = '[package]\nname = "skip"\nversion = [\n';
+    tree['crates/skip/src/lib.rs'] = '';
+    await writeTree(dir.path, tree);
+    const g = await loadWorkspace(dir.path);
+    expect([...g.crates.keys()].sort()).toEqual(['app', 'core-lib']);
+    expect(g.order).toEqual(['core-lib', 'app']);
   });
 });

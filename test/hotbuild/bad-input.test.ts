@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { run } from '../../common/exec.js';
-import { readPlan } from '../../generator/plan-file.js';
+import { readPlan } from '../../common/plan-read.js';
 import { resolveToolchain } from '../../loader/build.js';
 import { prepareHotBuild, runHotBuild } from '../../loader/hotbuild.js';
 import { CLI, cliBuilt, hotgen } from '../cli/run.js';

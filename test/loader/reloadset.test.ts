@@ -4,7 +4,7 @@ import type { ModuleRole, PlannedCrate, Role } from '../../common/types.js';
 
 const crate = (name: string, role: Role, deps: string[] = []): PlannedCrate => ({ name, role, lib: name, deps, src: [`${name}/src`] });
 
-// conduwuit's DAG (REFERENCE.md), with core frozen, macros a proc-macro, router the entry.
+// conduwuit's DAG (test/generator/fixtures/conduwuit.ts), with core frozen, macros a proc-macro, router the entry.
 const conduwuit: PlannedCrate[] = [
   crate('macros', 'excluded'),
   crate('core', 'frozen', ['macros']),

@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { run } from '../../common/exec.js';
-import { readPlan } from '../../generator/plan.js';
+import { readPlan } from '../../common/plan-read.js';
 import { resolveToolchain } from '../../loader/build.js';
 import { prepareHotBuild, runHotBuild } from '../../loader/hotbuild.js';
 import { sendControl } from '../../loader/control.js';

@@ -1,6 +1,6 @@
 /**
- * A checker for the layout rules of the standard Nix format (RFC 166, nixfmt's
- * standard.md) that can be told apart without nixfmt itself, which no package registry
+ * A checker for the layout rules of the standard Nix format (RFC 166; standard.md in the
+ * NixOS/nixfmt repository) that can be told apart without nixfmt itself, which no package registry
  * reachable here ships: no tab, no trailing blank, LF line ends and one final newline, no
  * two blank lines in a row, two spaces per indentation level, indentation growing by at
  * most one level from one line to the next, a closing bracket (or `in`) at the indentation

@@ -1,5 +1,5 @@
 /**
- * Offline Nix for tests (REFERENCE.md "Nix"): Debian's nix-bin 2.8 with flakes on, no
+ * Offline Nix for tests: Debian's nix-bin 2.8 with flakes on, no
  * substituters, no registry, a private store under a temp dir (so /nix is never
  * touched), and local stand-ins for nixpkgs and rust-overlay passed with
  * `--override-input`. Reused by every test that evaluates, enters or builds a flake.

@@ -1,6 +1,6 @@
 /**
- * The real nixpkgs lib and the real rust-overlay, offline (/work/shared/nix-standins, its
- * README): flakes evaluate against the code they will really meet (attribute names,
+ * The real nixpkgs lib and the real rust-overlay, offline (a directory outside the
+ * repository, `HOTGEN_NIX_STANDINS`; the tests skip without it): flakes evaluate against the code they will really meet (attribute names,
  * toolchain dates, `fromRustupToolchainFile`, platforms), with stub builders that
  * instantiate but cannot build. Passed with `--override-input` like the runnable stand-ins.
  *

@@ -1,15 +1,17 @@
 /**
- * Facts about the Rust toolchain and the host that `hotgen env`, `hotgen doctor` and the
- * rendered flake share: target triple, Cargo's linker variable, the profile's output
- * directory, the pinned toolchain and where its libstd lives, and linker binaries.
+ * Facts about the Rust toolchain and the host that the generator (`hotgen env`, `hotgen
+ * doctor`, the rendered flake) and the loader (the hot build) share: target triple,
+ * Cargo's linker variable, the profile's output directory, the pinned toolchain and
+ * where its libstd lives, linker binaries, and cargo's target directory.
  */
 import { promises as fs, constants as fsc } from 'node:fs';
 import path from 'node:path';
-import { run, shellQuote } from '../common/exec.js';
-import { InternalError, UserError } from '../common/errors.js';
-import type { Linker } from '../common/types.js';
+import { parseToml } from './deps-config.js';
+import { run, shellQuote } from './exec.js';
+import { InternalError, UserError } from './errors.js';
+import type { Linker } from './types.js';
 
-/** The libc a Linux host uses; musl cannot unload shared objects (REFERENCE.md). */
+/** The libc a Linux host uses; musl's dlclose never unloads (musl wiki, "Functional differences from glibc"). */
 export type Libc = 'gnu' | 'musl';
 
 /**
@@ -52,6 +54,22 @@ export interface ToolchainPin {
   date?: string;
   /** `1.95.0` for a versioned stable. */
   version?: string;
+}
+
+/**
+ * The toolchain a rust-toolchain(.toml) file pins (`[toolchain] channel`, or the legacy
+ * one-line format holding only the name; rustup book, "Overrides: The toolchain file"),
+ * or undefined when the text pins nothing readable.
+ */
+export function pinnedToolchain(text: string): string | undefined {
+  try {
+    const t = parseToml(text) as { toolchain?: { channel?: unknown } };
+    if (typeof t.toolchain?.channel === 'string') return t.toolchain.channel;
+  } catch {
+    // The legacy format is one line holding the toolchain name.
+  }
+  const line = text.trim();
+  return /^[\w.-]+$/.test(line) ? line : undefined;
 }
 
 /**
