@@ -9,8 +9,10 @@
  */
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
+import os from 'node:os';
 import { pathToFileURL } from 'node:url';
-import { LISTEN_FDS_ENV, type FromHost, type HostFaultCause, type ModuleSpec, type ToHost } from './protocol.js';
+import { koffi } from '../common/ffi.js';
+import { LISTEN_FDS_ENV, PARENT_PID_ENV, type FromHost, type HostFaultCause, type ModuleSpec, type ToHost } from './protocol.js';
 import { ModuleError, ModuleTable } from './modules.js';
 import { GenerationFailure, GenerationThread } from './generation.js';
 import { StopSignal, allocForever, writeInt32s, type Pointer } from './dl.js';
@@ -140,7 +142,9 @@ export class Host {
 
   async #shutdown(): Promise<Next> {
     const running = this.#current?.generation;
-    if (!(await this.#stopGeneration())) {
+    // A generation that already overran its stop timeout in a reload will not stop now either.
+    const stuck = this.#broken?.cause === 'stop-timeout';
+    if (stuck || !(await this.#stopGeneration())) {
       await this.send({
         type: 'error',
         message: `generation ${running} did not stop within ${this.#stopTimeoutMs} ms; killing the host`,
@@ -221,6 +225,24 @@ function asFault(err: unknown): { reason: string; module?: string; cause: HostFa
   return { reason: `host: internal error: ${(err as Error)?.stack ?? String(err)}`, cause: 'internal' };
 }
 
+/** `PR_SET_PDEATHSIG` (`<linux/prctl.h>`): the signal this process gets when its parent dies. */
+const PR_SET_PDEATHSIG = 1;
+/** How long a host whose supervisor is gone gives its generation to stop before it kills itself (ms). */
+const ORPHAN_GRACE_MS = 500;
+
+/**
+ * Makes the kernel SIGKILL this process when the supervisor (the thread that spawned it,
+ * the supervisor's main thread) dies, however it dies (prctl(2) PR_SET_PDEATHSIG), then
+ * checks that the supervisor `parent` is still the parent: had it died before the call,
+ * we were already reparented and no signal would come. False when it is gone; true
+ * also when prctl fails (the 'disconnect' handler in {@link main} still ends us).
+ */
+function dieWithParent(parent: number): boolean {
+  const prctl = koffi().load('libc.so.6').func('int prctl(int option, ...)');
+  if (prctl(PR_SET_PDEATHSIG, 'unsigned long', os.constants.signals.SIGKILL) !== 0) return true;
+  return process.ppid === parent;
+}
+
 /** Process main: wires the IPC channel to a {@link Host}. */
 export function main(): void {
   if (!process.send) {
@@ -228,6 +250,7 @@ export function main(): void {
     process.exitCode = 2;
     return;
   }
+  if (!dieWithParent(Number(process.env[PARENT_PID_ENV]) || process.ppid)) process.exit(1);
   const send = (m: FromHost): Promise<void> =>
     new Promise((resolve) => {
       if (!process.connected) return resolve();
@@ -242,6 +265,8 @@ export function main(): void {
     return;
   }
   let queue = Promise.resolve<Next>('continue');
+  /** We closed the channel ourselves (after a shutdown). */
+  let leaving = false;
   const enqueue = (m: ToHost): void => {
     queue = queue.then(async (prev) => {
       if (prev === 'exit') return 'exit';
@@ -249,7 +274,10 @@ export function main(): void {
         await send({ type: 'restart-needed', ...asFault(err) });
         return 'continue' as Next;
       });
-      if (next === 'exit' && process.connected) process.disconnect();
+      if (next === 'exit' && process.connected) {
+        leaving = true;
+        process.disconnect();
+      }
       return next;
     });
   };
@@ -259,8 +287,13 @@ export function main(): void {
   process.on('SIGINT', () => undefined);
   process.on('SIGQUIT', () => undefined);
   process.on('SIGTERM', () => enqueue({ type: 'shutdown' }));
-  // The supervisor is gone: end the generation and exit rather than run orphaned.
-  process.on('disconnect', () => enqueue({ type: 'shutdown' }));
+  // The supervisor is gone (PR_SET_PDEATHSIG normally ends us first): end the generation
+  // and exit rather than run orphaned, within ORPHAN_GRACE_MS even if a reload or a stop hangs.
+  process.on('disconnect', () => {
+    if (leaving) return;
+    enqueue({ type: 'shutdown' });
+    setTimeout(() => process.kill(process.pid, 'SIGKILL'), ORPHAN_GRACE_MS).unref();
+  });
   void send({ type: 'ready', pid: process.pid });
 }
 

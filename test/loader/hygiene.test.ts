@@ -251,7 +251,8 @@ class PtyDev {
       this.raw = (this.raw + c).slice(-3000);
       const lines = this.out.split('\n');
       this.out = lines.pop()!;
-      for (const l of lines.map((x) => x.replace(/\r$/, ''))) if (l.startsWith('{"event"')) this.events.push(JSON.parse(l));
+      // The terminal echoes the keys typed (`^C`) in front of the next line.
+      for (const l of lines.map((x) => x.replace(/\r$/, ''))) if (l.includes('{"event"')) this.events.push(JSON.parse(l.slice(l.indexOf('{"event"'))));
     });
   }
   /** Types `keys` on the terminal. */
