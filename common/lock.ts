@@ -70,8 +70,18 @@ export async function lockWorkspace(root: string, command: string, opts: { waitM
         continue;
       }
       if (Date.now() >= deadline) {
-        const holder = await readHolder(fh);
-        throw new UserError(`is held by ${holder}; hotgen runs one init, eject or dev at a time in a workspace`, {
+        // The holder writes its pid just after taking the lock and empties the file as it
+        // lets go: an empty read means one of those instants, so look again shortly.
+        let holder = await readHolder(fh);
+        let freed = false;
+        for (let i = 0; holder === undefined && i < 20 && !freed; i++) {
+          await sleep(POLL_MS);
+          freed = flock(fh.fd, LOCK_EX | LOCK_NB) === 0;
+          if (!freed) holder = await readHolder(fh);
+        }
+        // Let go just now: take it on the next turn (through the inode check above).
+        if (freed) continue;
+        throw new UserError(`is held by ${holder ?? 'another hotgen command'}; hotgen runs one init, eject or dev at a time in a workspace`, {
           file: LOCK_FILE,
           hint: 'Wait for that command to finish (or stop it), then run this one again.',
         });
@@ -83,14 +93,16 @@ export async function lockWorkspace(root: string, command: string, opts: { waitM
   }
 }
 
-async function readHolder(fh: fs.FileHandle): Promise<string> {
+/** `hotgen init (pid 123)` from the lock file, or undefined while it holds no pid. */
+async function readHolder(fh: fs.FileHandle): Promise<string | undefined> {
   try {
-    const h = JSON.parse((await fh.readFile('utf8')) || '{}') as { pid?: number; command?: string };
+    const { bytesRead, buffer } = await fh.read(Buffer.alloc(256), 0, 256, 0);
+    const h = JSON.parse(buffer.toString('utf8', 0, bytesRead) || '{}') as { pid?: number; command?: string };
     if (typeof h.pid === 'number') return `hotgen ${h.command ?? '?'} (pid ${h.pid})`;
   } catch {
     // A holder between flock and its write: no pid yet.
   }
-  return 'another hotgen command';
+  return undefined;
 }
 
 /** `createdDir`: this command made `.hotgen/` for its lock; it goes again on release when nothing else came into it. */
