@@ -49,7 +49,12 @@ export async function lockWorkspace(root: string, command: string, opts: { waitM
   const createdDir = !(await fs.lstat(path.join(root, STATE_DIR)).then(() => true, () => false));
   for (;;) {
     if (!(await ensureOwnDir(root, STATE_DIR, opts.create ?? true))) return undefined;
-    const fh = await fs.open(file, fsc.O_RDWR | fsc.O_CREAT | fsc.O_NOFOLLOW, 0o600);
+    // An eject that held the lock may remove .hotgen/ between the check above and this open.
+    const fh = await fs.open(file, fsc.O_RDWR | fsc.O_CREAT | fsc.O_NOFOLLOW, 0o600).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return undefined;
+      throw err;
+    });
+    if (!fh) continue;
     let held = false;
     try {
       if (flock(fh.fd, LOCK_EX | LOCK_NB) === 0) {
