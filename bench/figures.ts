@@ -69,7 +69,8 @@ function hostMedian(t: readonly HostTimings[], k: keyof HostTimings): number {
 
 /**
  * Swap rows per position: reload → first answer against the floor (goals ≤ 3× floor;
- * < 100 ms at 100 crates), and the host's own unload+load step (the step the floor
+ * < 100 ms at 100 crates; the note has the host's phases and, when measured, the same
+ * swap with nothing reloaded), and the host's own unload+load step (the step the floor
  * program models) against the same floor.
  */
 export function swapFigures(ws: HotWorkspace, m: SwapMeasure): Figure[] {
@@ -87,7 +88,9 @@ export function swapFigures(ws: HotWorkspace, m: SwapMeasure): Figure[] {
       hotgen: h,
       baseline: { label: 'dlopen/dlclose floor', ...f },
       goal: goalOf([['≤ 3× floor', h.median <= 3 * f.median], ...(at100 ? [['< 100 ms', h.median < 100] as [string, boolean]] : [])]),
-      note: `host: stop ${med('stopMs')} + unload ${med('unloadMs')} + load ${med('loadMs')}, total ${med('totalMs')} ms`,
+      note:
+        `host: stop ${med('stopMs')} + unload ${med('unloadMs')} + load ${med('loadMs')}, total ${med('totalMs')} ms` +
+        (m.regenerateMs?.length ? `; the same with nothing reloaded: ${summarize(m.regenerateMs).median.toFixed(2)} ms to first answer` : ''),
       params,
     },
   ];

@@ -10,12 +10,15 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { LISTEN_FDS_ENV, type FromHost, type ToHost } from '../loader/protocol.js';
+import { HOST_NODE_ARGS } from '../loader/host-node.js';
 import { repoRoot } from './paths.js';
 
 /** How {@link BenchHost} spawns the host. */
 export interface HostSpawnOptions {
   /** The host script; default `<repo>/dist/loader/host.js`. */
   hostJs?: string;
+  /** Node options before the script; default the supervisor's (loader/host-node.ts). */
+  nodeArgs?: readonly string[];
   /**
    * 'pipe' (default): stdout ignored, the last 4000 chars of stderr kept for error messages;
    * 'inherit': both go to this process's stdout and stderr (tests, to see the host's output).
@@ -39,7 +42,7 @@ export class BenchHost implements AsyncDisposable {
     const hostJs = opts.hostJs ?? path.join(repoRoot(), 'dist/loader/host.js');
     const inherit = opts.output === 'inherit';
     this.#nextTimeoutMs = opts.nextTimeoutMs ?? 30_000;
-    this.child = spawn(process.execPath, [hostJs], {
+    this.child = spawn(process.execPath, [...(opts.nodeArgs ?? HOST_NODE_ARGS), hostJs], {
       stdio: ['ignore', inherit ? 'inherit' : 'ignore', inherit ? 'inherit' : 'pipe', 'ipc', ...listenFds],
       env: { ...process.env, ...env, [LISTEN_FDS_ENV]: listenFds.map((_, i) => 4 + i).join(',') },
     });
@@ -137,19 +140,43 @@ export async function vmRssBytes(pid: number): Promise<number> {
  * process's copy right after the spawn (as loader/launcher.ts does), so only the host
  * ever accepts on it. Waits for the host's `ready`.
  */
-export async function spawnHostWithListener(env: NodeJS.ProcessEnv): Promise<{ host: BenchHost; port: number }> {
+export async function spawnHostWithListener(env: NodeJS.ProcessEnv, opts: HostSpawnOptions = {}): Promise<{ host: BenchHost; port: number }> {
   const server = net.createServer();
   await new Promise<void>((resolve) => server.listen({ host: '127.0.0.1', port: 0, backlog: 511 }, resolve));
   const fd = (server as unknown as { _handle: { fd: number } })._handle.fd;
   const port = (server.address() as net.AddressInfo).port;
   let host: BenchHost;
   try {
-    host = new BenchHost(env, [fd]);
+    host = new BenchHost(env, [fd], opts);
   } finally {
     server.close();
   }
   await host.next('ready');
   return { host, port };
+}
+
+/**
+ * One `GET <urlPath> HTTP/1.0` written on a fresh TCP connection, read until the server
+ * closes it: the least client work between "the server can answer" and "the answer is
+ * here" (node:http's client adds about 0.7 ms per request on a busy 2-core machine), for
+ * the swap clock. Resolves with the status (0 when the response has no status line) and
+ * the body. Rejects on connection errors or after `timeoutMs`.
+ */
+export function rawGet(port: number, urlPath: string, timeoutMs = 10_000): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const s = net.connect({ host: '127.0.0.1', port, noDelay: true }, () => s.end(`GET ${urlPath} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n`));
+    s.setTimeout(timeoutMs, () => s.destroy(new Error(`GET ${urlPath} timed out after ${timeoutMs} ms`)));
+    s.on('data', (c: Buffer) => chunks.push(c));
+    s.on('error', reject);
+    s.on('close', (hadError) => {
+      if (hadError) return;
+      const text = Buffer.concat(chunks).toString('utf8');
+      const split = text.indexOf('\r\n\r\n');
+      const status = /^HTTP\/1\.[01] (\d{3})/.exec(text);
+      resolve({ status: status ? Number(status[1]) : 0, body: split < 0 ? '' : text.slice(split + 4) });
+    });
+  });
 }
 
 /** One GET on a fresh connection; resolves with status and body. Rejects on connection errors or after `timeoutMs`. */

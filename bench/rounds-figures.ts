@@ -14,18 +14,22 @@ const MiB = 1024 * 1024;
 const f2 = (x: number) => x.toFixed(2);
 
 /**
- * RSS rows over rounds: after each checkpoint (e.g. 1, 50, 200 reloads), and the growth
- * from reload 1 (or the first checkpoint) to the last one per round, goal < 2 MiB on the
- * median. @throws Error when there are no rounds.
+ * Memory rows over rounds: RSS after each checkpoint (e.g. 1, 10, 200, 1000 reloads); the
+ * change at the first reload (after start → reload 1); the growth from reload 1 (or the
+ * first checkpoint) to the last one per round, goal < 2 MiB on the median; and the
+ * /proc/<pid>/maps line count from reload 10 (or the first checkpoint) to the last one,
+ * goal: the same count in every round.
+ * @throws Error when there are no rounds or a checkpoint has no reading.
  */
 export function memoryRoundFigures(m: MemoryRounds): Figure[] {
   if (!m.rounds.length) throw new Error('memory: no rounds');
   const cps = [...m.checkpoints].filter((c) => c > 0).sort((a, b) => a - b);
-  const at = (r: MemoryRounds['rounds'][number], c: number) => {
+  const reading = (r: MemoryRounds['rounds'][number], c: number) => {
     const hit = r.rss.find((x) => x.cycles === c);
     if (!hit) throw new Error(`memory: no RSS reading after ${c} reloads`);
-    return hit.bytes;
+    return hit;
   };
+  const at = (r: MemoryRounds['rounds'][number], c: number) => reading(r, c).bytes;
   const n = m.rounds.length;
   const rows: Figure[] = cps.map((c) => ({
     id: `memory.rss.${c}`,
@@ -37,6 +41,15 @@ export function memoryRoundFigures(m: MemoryRounds): Figure[] {
   }));
   const first = cps[0];
   const last = cps[cps.length - 1];
+  const jump = summarize(m.rounds.map((r) => (at(r, first) - at(r, 0)) / MiB));
+  rows.push({
+    id: 'memory.first-reload',
+    bench: 'memory',
+    label: `host RSS change, start → reload ${first}`,
+    unit: 'MiB',
+    hotgen: jump,
+    note: `${n} rounds, a fresh host each; max ${f2(jump.max)} MiB`,
+  });
   const growth = summarize(m.rounds.map((r) => (at(r, last) - at(r, first)) / MiB));
   const mapped = m.rounds.map((r) => r.mappedModules);
   const [lo, hi] = [Math.min(...mapped), Math.max(...mapped)];
@@ -51,6 +64,20 @@ export function memoryRoundFigures(m: MemoryRounds): Figure[] {
       `${n} rounds of ${last} reloads, a fresh host each; goal checked on the median, max ${f2(growth.max)} MiB; ` +
       `module files mapped at the end: ${lo === hi ? lo : `${lo}–${hi}`} for ${m.modules} modules`,
   });
+  const from = cps.includes(10) ? 10 : first;
+  if (last > from) {
+    const lines = (r: MemoryRounds['rounds'][number], c: number) => reading(r, c).mapsLines;
+    const diffs = m.rounds.map((r) => lines(r, last) - lines(r, from));
+    rows.push({
+      id: 'memory.maps',
+      bench: 'memory',
+      label: `host /proc/<pid>/maps lines, change from reload ${from} to ${last}`,
+      unit: 'count',
+      hotgen: summarize(diffs),
+      goal: { text: 'the same count (every round)', met: diffs.every((d) => d === 0) },
+      note: `${n} rounds; lines at ${from} → ${last}: ${m.rounds.map((r) => `${lines(r, from)}→${lines(r, last)}`).join(', ')}`,
+    });
+  }
   return rows;
 }
 

@@ -21,6 +21,8 @@ import { buildFloor, runFloor } from './floor.js';
 import { measureInit } from './init-bench.js';
 import { measureStartup, startupFigures } from './startup.js';
 import { measureBuildModels } from './buildmodel.js';
+import { conduwuitConfig, measureConduwuit } from './conduwuit.js';
+import { conduwuitCharts, conduwuitFigures } from './conduwuit-figures.js';
 import { prepareHotWorkspace } from './hotws.js';
 import { repoRoot, scratchDir } from './paths.js';
 import { ServingPair, measureAvailabilityRounds, measureEditToServing } from './serving.js';
@@ -28,9 +30,9 @@ import { markdownTable, type Figure } from './stats.js';
 import { measureMemoryRounds, measureSwap, type HostTimings } from './swap.js';
 
 /** Benchmark names for `--only`. */
-export const BENCHES = ['startup', 'init', 'scale', 'memory', 'serving', 'availability', 'buildmodel'] as const;
-/** Run only when named in `--only` (issue 8's old-vs-new build model comparison; not in the time budgets). */
-const OPT_IN: readonly string[] = ['buildmodel'];
+export const BENCHES = ['startup', 'init', 'scale', 'memory', 'serving', 'availability', 'buildmodel', 'conduwuit'] as const;
+/** Run only when named in `--only` (issue 8's old-vs-new build model comparison, issue 10's conduwuit example; not in the time budgets). */
+const OPT_IN: readonly string[] = ['buildmodel', 'conduwuit'];
 type Bench = (typeof BENCHES)[number];
 
 /** What a run measures; `quick` must finish in 10 minutes on 2 cores, full in 45. */
@@ -58,15 +60,15 @@ export interface RunConfig {
 /** The two configurations. */
 export function config(quick: boolean): RunConfig {
   return quick
-    ? { mode: 'quick', runs: 10, initSizes: [100], scaleSizes: [10, 50], memorySize: 10, memoryCycles: [1, 50, 200], memoryRounds: 3, layers: ['api'], otherLayers: [], linkers: ['mold'], availabilityCycles: 10, availabilityRounds: 3 }
+    ? { mode: 'quick', runs: 10, initSizes: [100], scaleSizes: [10, 50], memorySize: 10, memoryCycles: [1, 10, 200, 1000], memoryRounds: 3, layers: ['api'], otherLayers: [], linkers: ['mold'], availabilityCycles: 10, availabilityRounds: 3 }
     : {
         mode: 'full',
         runs: 20,
         initSizes: [10, 50, 100, 200],
         scaleSizes: [10, 50, 100, 200],
         memorySize: 50,
-        memoryCycles: [1, 50, 200],
-        memoryRounds: 10,
+        memoryCycles: [1, 10, 200, 1000],
+        memoryRounds: 5,
         layers: ['api', 'service', 'database', 'core'],
         otherLayers: ['api', 'service', 'database', 'core'],
         linkers: ['mold', 'lld', 'default'],
@@ -154,7 +156,7 @@ async function runBenches(cfg: RunConfig, only: Set<Bench>, log: (s: string) => 
         }
         if (only.has('memory') && n === cfg.memorySize) {
           const m = await measureMemoryRounds(ws, 'bottom', cfg.memoryCycles, libDir, cfg.memoryRounds, (i, r, ms) =>
-            log(`  memory round ${i + 1}/${cfg.memoryRounds}: RSS ${r.rss.map((x) => `${x.cycles}:${(x.bytes / 2 ** 20).toFixed(1)}`).join(' ')} MiB, ${(ms / 1000).toFixed(0)} s`),
+            log(`  memory round ${i + 1}/${cfg.memoryRounds}: RSS ${r.rss.map((x) => `${x.cycles}:${(x.bytes / 2 ** 20).toFixed(1)}`).join(' ')} MiB, maps ${r.rss.map((x) => `${x.cycles}:${x.mapsLines}`).join(' ')}, ${(ms / 1000).toFixed(0)} s`),
           );
           raw.memory = m;
           figures.push(...memoryRoundFigures(m));
@@ -221,6 +223,14 @@ async function runBenches(cfg: RunConfig, only: Set<Bench>, log: (s: string) => 
       process.stdout.write(`${m.table}\n`);
     });
   }
+  if (only.has('conduwuit')) {
+    await attempt('conduwuit example (edit to first correct answer vs restart)', async () => {
+      const m = await measureConduwuit(path.join(scratch, 'conduwuit'), conduwuitConfig(cfg.mode === 'quick'), log);
+      raw.conduwuit = m;
+      figures.push(...conduwuitFigures(m));
+      notes.push(...m.notes, `conduwuit: load average ${JSON.stringify(m.load)}`);
+    });
+  }
   return { figures, raw, notes, errors };
 }
 
@@ -260,7 +270,7 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
   }
   if (values.render) {
     const figures: Figure[] = JSON.parse(await readFile(values.render, 'utf8')).figures;
-    for (const [name, svg] of Object.entries(charts(figures))) await writeFile(path.join(path.dirname(values.render), name), svg);
+    for (const [name, svg] of Object.entries({ ...charts(figures), ...conduwuitCharts(figures) })) await writeFile(path.join(path.dirname(values.render), name), svg);
     process.stdout.write(markdownTable(figures));
     return 0;
   }
@@ -296,7 +306,7 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
     errors: res.errors,
   };
   await writeFile(file, compactJson(results));
-  for (const [name, svg] of Object.entries(charts(figures))) await writeFile(path.join(outDir, name), svg);
+  for (const [name, svg] of Object.entries({ ...charts(figures), ...conduwuitCharts(figures) })) await writeFile(path.join(outDir, name), svg);
   process.stdout.write(markdownTable(figures));
   for (const n of res.notes) log(`note: ${n}`);
   for (const e of res.errors) log(`error: ${e}`);

@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { FromHost } from '../loader/protocol.js';
-import { spawnHostWithListener, httpGet, type BenchHost } from './host-driver.js';
+import { spawnHostWithListener, rawGet, type BenchHost, type HostSpawnOptions } from './host-driver.js';
 import { runFloor } from './floor.js';
 import { fileAt, previousState, specsAt, stateOf, type HotWorkspace, type Position } from './hotws.js';
 import { interleave } from './stats.js';
@@ -21,6 +21,8 @@ export class SwapSession implements AsyncDisposable {
   readonly hostTimings: HostTimings[] = [];
   /** Idle time before each swap (not timed), ms. */
   idleMs = 150;
+  /** The host runs `pos`'s state (else the state before it). */
+  #atPos = false;
 
   private constructor(
     readonly host: BenchHost,
@@ -38,9 +40,9 @@ export class SwapSession implements AsyncDisposable {
    * Starts a host with every module as of the state before `pos` and waits for its
    * first correct answer. `libDir` (libstd) goes first on LD_LIBRARY_PATH.
    */
-  static async start(ws: HotWorkspace, pos: Position, libDir: string): Promise<SwapSession> {
+  static async start(ws: HotWorkspace, pos: Position, libDir: string, hostOpts: HostSpawnOptions = {}): Promise<SwapSession> {
     const ld = [libDir, process.env.LD_LIBRARY_PATH].filter(Boolean).join(':');
-    const { host, port } = await spawnHostWithListener({ LD_LIBRARY_PATH: ld });
+    const { host, port } = await spawnHostWithListener({ LD_LIBRARY_PATH: ld }, hostOpts);
     const s = new SwapSession(host, port, ws, pos);
     try {
       host.send({ type: 'start', generation: 1, modules: specsAt(ws, previousState(pos), ws.modules), stopTimeoutMs: 5000 });
@@ -60,7 +62,7 @@ export class SwapSession implements AsyncDisposable {
     let last = '';
     for (let tries = 1; ; tries++) {
       try {
-        const r = await httpGet(this.port, '/', 5000);
+        const r = await rawGet(this.port, '/', 5000);
         if (r.status === 200 && r.body === want) return tries;
         last = `${r.status} ${JSON.stringify(r.body)}`;
       } catch (err) {
@@ -72,22 +74,37 @@ export class SwapSession implements AsyncDisposable {
 
   /**
    * One reload of the reload set, toward `pos`'s state on even generations and back on
-   * odd ones. Returns ms from sending `reload` to the first correct answer.
+   * odd ones. Returns ms from sending `reload` to the first correct answer, asked for once
+   * `reloaded` has arrived (polling during the swap measured slower: on 2 cores the polls
+   * compete with the host for CPU).
    * @throws Error when the host answers anything but `reloaded` (restart-needed...).
    */
   async swap(): Promise<number> {
-    // Real reloads are a build apart; give the host's pre-spawned generation Worker time to boot (20-40 ms).
+    this.#atPos = !this.#atPos;
+    const { ms, timings } = await this.#reload(this.reloadSet);
+    this.hostTimings.push(timings);
+    return ms;
+  }
+
+  /**
+   * A new generation of the code already mapped (a reload that unloads and loads nothing):
+   * what a swap costs besides dlclose and dlopen (IPC both ways, stop, join, thread start,
+   * first answer). Returns ms as {@link swap} does.
+   */
+  async regenerate(): Promise<number> {
+    return (await this.#reload([])).ms;
+  }
+
+  async #reload(set: readonly string[]): Promise<{ ms: number; timings: HostTimings }> {
+    // Real reloads are a build apart (caches cool down, the host collects its garbage).
     await new Promise((r) => setTimeout(r, this.idleMs));
     const g = ++this.generation;
-    const state = g % 2 === 0 ? this.pos : previousState(this.pos);
-    const set = this.reloadSet;
+    const state = this.#atPos ? this.pos : previousState(this.pos);
     const t0 = performance.now();
     this.host.send({ type: 'reload', generation: g, unload: [...set].reverse(), load: specsAt(this.ws, state, set) });
     const r = await this.host.next('reloaded');
     await this.waitAnswer(g, stateOf(this.ws, state).sum);
-    const ms = performance.now() - t0;
-    this.hostTimings.push(r.timings);
-    return ms;
+    return { ms: performance.now() - t0, timings: r.timings };
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -103,13 +120,16 @@ export interface SwapMeasure {
   swapMs: number[];
   floorMs: number[];
   hostTimings: HostTimings[];
+  /** {@link SwapSession.regenerate} in the same session: the swap without dlclose/dlopen. */
+  regenerateMs?: number[];
   /** Objects the floor found still mapped after dlclose (0 expected). */
   floorStillMapped: number;
 }
 
 /**
  * Swap at `pos` through the host, `runs` times, interleaved with the floor program
- * (`floorBin`, one process per round, 2 iterations, the second taken).
+ * (`floorBin`, one process per round, 2 iterations, the second taken) and with a new
+ * generation that reloads nothing ({@link SwapSession.regenerate}).
  */
 export async function measureSwap(ws: HotWorkspace, pos: Position, opts: { runs: number; floorBin: string; libDir: string }): Promise<SwapMeasure> {
   await using s = await SwapSession.start(ws, pos, opts.libDir);
@@ -120,6 +140,7 @@ export async function measureSwap(ws: HotWorkspace, pos: Position, opts: { runs:
   const samples = await interleave(
     [
       { name: 'hotgen', run: () => s.swap() },
+      { name: 'regenerate', run: () => s.regenerate() },
       {
         name: 'floor',
         run: async () => {
@@ -131,31 +152,60 @@ export async function measureSwap(ws: HotWorkspace, pos: Position, opts: { runs:
     ],
     { runs: opts.runs, warmup: 1 },
   );
-  return { pos, reloadSet: set, swapMs: samples.hotgen, floorMs: samples.floor, hostTimings: s.hostTimings.slice(1), floorStillMapped: still };
+  return {
+    pos,
+    reloadSet: set,
+    swapMs: samples.hotgen,
+    floorMs: samples.floor,
+    hostTimings: s.hostTimings.slice(1),
+    regenerateMs: samples.regenerate,
+    floorStillMapped: still,
+  };
 }
 
-/** RSS of the host (bytes) after the given numbers of reload cycles, plus after start (cycle 0). */
+/** One reading of the host's memory. */
+export interface MemoryReading {
+  /** Reloads done (0 = right after start). */
+  cycles: number;
+  /** VmRSS. */
+  bytes: number;
+  /** Lines of /proc/<pid>/maps (mappings). */
+  mapsLines: number;
+}
+
+/** RSS and mappings of the host after the given numbers of reload cycles, plus after start (cycle 0). */
 export interface MemoryMeasure {
   pos: Position;
   modules: number;
   reloadSet: number;
-  rss: { cycles: number; bytes: number }[];
+  rss: MemoryReading[];
   /** Distinct module files mapped in the host at the end (/proc/<pid>/maps); equal to `modules` when no old library leaked. */
   mappedModules: number;
 }
 
-/** Reloads at `pos` up to max(checkpoints) times, reading VmRSS after each checkpoint. */
+/** Idle time before each reload of the memory benchmark (ms): longer than the host's idle collection delay (50 ms, host.ts). */
+export const MEMORY_IDLE_MS = 100;
+
+/**
+ * Reloads at `pos` up to max(checkpoints) times, `MEMORY_IDLE_MS` apart, reading VmRSS and
+ * the /proc/<pid>/maps line count 200 ms after start and after each checkpoint.
+ */
 export async function measureMemory(ws: HotWorkspace, pos: Position, checkpoints: number[], libDir: string): Promise<MemoryMeasure> {
   await using s = await SwapSession.start(ws, pos, libDir);
+  s.idleMs = MEMORY_IDLE_MS;
   const settle = () => new Promise((r) => setTimeout(r, 200));
+  const read = async (cycles: number): Promise<MemoryReading> => {
+    const [bytes, maps] = await Promise.all([s.host.rssBytes(), readFile(`/proc/${s.host.pid}/maps`, 'utf8')]);
+    return { cycles, bytes, mapsLines: maps.split('\n').filter(Boolean).length };
+  };
   await settle();
-  const rss = [{ cycles: 0, bytes: await s.host.rssBytes() }];
+  const rss = [await read(0)];
   const max = Math.max(...checkpoints);
   for (let c = 1; c <= max; c++) {
     await s.swap();
     if (checkpoints.includes(c)) {
       await settle();
-      rss.push({ cycles: c, bytes: await s.host.rssBytes() });
+      rss.push(await read(c));
     }
   }
   const maps = await readFile(`/proc/${s.host.pid}/maps`, 'utf8');
@@ -169,7 +219,7 @@ export interface MemoryRounds {
   pos: Position;
   modules: number;
   reloadSet: number;
-  /** Reload counts at which RSS was read (besides 0, after start). */
+  /** Reload counts at which RSS and mappings were read (besides 0, after start). */
   checkpoints: number[];
   rounds: MemoryMeasure[];
 }

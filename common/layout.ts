@@ -26,3 +26,5 @@ export const STATE_FILE = `${STATE_DIR}/init-state.json`;
 export const ORIGINALS_DIR = `${STATE_DIR}/originals`;
 /** The journal of the command in progress: before-images of every path it changes; generator/journal.ts. */
 export const JOURNAL_DIR = `${STATE_DIR}/journal`;
+/** How to run each workspace crate's rustc again without cargo (full environment: owner-only, one session's); loader/fastbuild.ts. */
+export const REPLAY_DIR = `${STATE_DIR}/replay`;

@@ -120,6 +120,8 @@ export interface BuildResult {
   artifacts: CargoArtifact[];
   /** Wall time of the cargo run, ms. */
   buildMs: number;
+  /** When cargo was spawned, ms since the Unix epoch (sub-ms; comparable with the rustc wrapper's unit timings). */
+  startedAt: number;
   /** The rendered compiler errors (ANSI removed), empty on success. */
   errors: string;
   /** Cargo's whole stderr, ANSI removed (rustc's diagnostics are not in it: they come as JSON). */
@@ -180,6 +182,7 @@ export async function cargoBuild(opts: BuildOptions): Promise<BuildResult> {
   let partial = '';
   using _progress = (opts.progress ?? !opts.onStderr) ? startProgress({ atLineStart: () => atLineStart }) : undefined;
   const t0 = performance.now();
+  const startedAt = performance.timeOrigin + t0;
   const res = await run('cargo', args, {
     cwd: opts.root,
     env: { ...toolchain.env, ...opts.env },
@@ -218,6 +221,7 @@ export async function cargoBuild(opts: BuildOptions): Promise<BuildResult> {
     success,
     artifacts,
     buildMs,
+    startedAt,
     errors: success ? '' : rendered || compilerErrors(res.stderr) || `cargo exited with code ${res.code ?? res.signal}`,
     stderr: res.stderr.replace(ANSI, ''),
     cachedWarnings,

@@ -1,7 +1,6 @@
 /**
- * libc's dynamic loader and the few descriptor calls the host needs, through koffi.
- * Each thread (the host's main thread, every generation Worker) gets its own bindings:
- * a Worker has its own module instances, and koffi functions belong to one isolate.
+ * libc's dynamic loader, threads and the few descriptor calls the host needs, through
+ * koffi, bound once on the host's main thread (koffi functions belong to one isolate).
  *
  * Flag values are glibc's x86_64/aarch64 ones (`<dlfcn.h>`, `<sys/eventfd.h>`).
  */
@@ -31,16 +30,29 @@ export interface Libc {
   write(fd: number, buf: Buffer, len: number): number;
   close(fd: number): number;
   calloc(count: number, size: number): Pointer | null;
+  free(p: Pointer): void;
   memcpy(dst: Pointer, src: Buffer, len: number): Pointer;
+  /** Writes the new thread's `pthread_t` into `thread` (8 bytes); returns 0 or an errno value. */
+  pthread_create(thread: Buffer, attr: null, start: Pointer, arg: Pointer): number;
+  /**
+   * Joins `thread` (a `pthread_t`, an address on glibc) if it has exited by `abstime` (a
+   * `struct timespec` on CLOCK_REALTIME, 16 bytes); stores the start routine's result at
+   * `result`. Returns 0, ETIMEDOUT or another errno value.
+   */
+  pthread_timedjoin_np(thread: bigint, result: Pointer, abstime: Buffer): number;
+  /** Joins `thread` if it has exited; returns 0, EBUSY (still running) or another errno value. */
+  pthread_tryjoin_np(thread: bigint, result: Pointer): number;
 }
 
 let bound: Libc | undefined;
 
-/** libc bindings for the calling thread, created on first use. */
+/** The libc bindings, created on first use (on the host's main thread: koffi functions belong to one isolate). */
 export function libc(): Libc {
   if (bound) return bound;
   const k = koffi();
   const lib = k.load('libc.so.6');
+  // The process's own scope: glibc before 2.34 has the pthread functions in libpthread.so.0, which Node links.
+  const own = k.load(null);
   bound = {
     dlopen: lib.func('void *dlopen(const char *path, int flags)'),
     dlclose: lib.func('int dlclose(void *handle)'),
@@ -50,7 +62,12 @@ export function libc(): Libc {
     write: lib.func('intptr_t write(int fd, const void *buf, size_t count)'),
     close: lib.func('int close(int fd)'),
     calloc: lib.func('void *calloc(size_t count, size_t size)'),
+    free: lib.func('void free(void *p)'),
     memcpy: lib.func('void *memcpy(void *dst, const void *src, size_t len)'),
+    // pthread_t is unsigned long on glibc (LP64: pointer-sized), declared as a pointer so it stays an exact bigint.
+    pthread_create: own.func('int pthread_create(void *thread, void *attr, void *start, void *arg)'),
+    pthread_timedjoin_np: own.func('int pthread_timedjoin_np(void *thread, void *result, const void *abstime)'),
+    pthread_tryjoin_np: own.func('int pthread_tryjoin_np(void *thread, void *result)'),
   };
   return bound;
 }
@@ -77,15 +94,15 @@ export function isMapped(path: string): boolean {
 }
 
 /**
- * Looks up `symbol` in `handle`; null when it is not defined.
- * Calls `dlerror()` first and after, as dlsym(3) requires for an unambiguous answer.
+ * Looks up `symbol` in `handle`; null when it is not defined (or is defined as NULL,
+ * which no symbol hotgen looks for is: dlsym(3) needs `dlerror()` only to tell those
+ * apart). A miss clears the `dlerror()` message it leaves.
  */
 export function findSymbol(handle: Pointer, symbol: string): Pointer | null {
   const c = libc();
-  c.dlerror();
   const p = c.dlsym(handle, symbol);
-  const err = c.dlerror();
-  return err === null && p !== null ? p : null;
+  if (p === null) c.dlerror();
+  return p;
 }
 
 /** A Linux eventfd used as a generation's stop signal. Closing it is the owner's job. */

@@ -3,12 +3,11 @@
  * channel (stdio fd 3), the listening sockets as inherited descriptors named in
  * `HOTGEN_LISTEN_FDS`, and libstd's directory on `LD_LIBRARY_PATH` (glibc reads it
  * once, at process start). It maps module snapshots, runs each generation on its own
- * Worker ({@link GenerationThread}) and performs the ordered swap of DESIGN.md "The
- * reload": stop, join, unload top-down with verification, load bottom-up, start.
+ * native thread ({@link GenerationThread}) and performs the ordered swap (README,
+ * "A reload"): stop, join, unload top-down with verification, load bottom-up, start.
  * Anything it cannot finish in-process becomes `restart-needed` for the supervisor.
  */
 import { performance } from 'node:perf_hooks';
-import { setTimeout as sleep } from 'node:timers/promises';
 import os from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { koffi } from '../common/ffi.js';
@@ -17,7 +16,7 @@ import { ModuleError, ModuleTable } from './modules.js';
 import { GenerationFailure, GenerationThread } from './generation.js';
 import { StopSignal, allocForever, writeInt32s, type Pointer } from './dl.js';
 
-/** A running generation. `ended` settles after its Worker's OS thread was joined. */
+/** A running generation. `ended` resolves once its thread has been joined. */
 interface Running {
   generation: number;
   thread: GenerationThread;
@@ -52,7 +51,6 @@ export class Host {
   #stopTimeoutMs = 5000;
   #started = false;
   #current?: Running;
-  #spare?: GenerationThread;
   /** Set once a restart is needed: the host then refuses further reloads. */
   #broken?: { reason: string; module?: string; cause: HostFaultCause };
 
@@ -63,7 +61,6 @@ export class Host {
     this.#listenFdsLen = listenFds.length;
     this.#listenFds = listenFds.length > 0 ? allocForever(4 * listenFds.length) : 0n;
     writeInt32s(this.#listenFds, listenFds);
-    this.#spare = GenerationThread.spawn();
   }
 
   /** Handles one supervisor message; messages are handled one at a time, in order. */
@@ -92,13 +89,11 @@ export class Host {
     const t0 = performance.now();
     try {
       this.#modules.load(msg.modules);
-      await this.#startGeneration(msg.generation);
+      this.#startGeneration(msg.generation);
     } catch (err) {
       const f = asFault(err);
       await this.send({ type: 'error', message: f.reason, fatal: true, module: f.module, cause: f.cause });
       process.exitCode = 1;
-      await this.#spare?.discard();
-      this.#spare = undefined;
       return 'exit';
     }
     await this.send({ type: 'started', generation: msg.generation, loadMs: performance.now() - t0 });
@@ -125,7 +120,7 @@ export class Host {
       const t2 = performance.now();
       this.#modules.load(msg.load);
       const t3 = performance.now();
-      await this.#startGeneration(msg.generation);
+      this.#startGeneration(msg.generation);
       const t4 = performance.now();
       await this.send({
         type: 'reloaded',
@@ -144,79 +139,74 @@ export class Host {
     const running = this.#current?.generation;
     // A generation that already overran its stop timeout in a reload will not stop now either.
     const stuck = this.#broken?.cause === 'stop-timeout';
-    if (stuck || !(await this.#stopGeneration())) {
+    if (stuck || !(await this.#stopGeneration().catch(() => false))) {
       await this.send({
         type: 'error',
         message: `generation ${running} did not stop within ${this.#stopTimeoutMs} ms; killing the host`,
         fatal: true,
         cause: 'stop-timeout',
       });
-      // A Worker blocked in native code cannot be terminated, and process.exit would wait to join it.
+      // A thread cannot be cancelled safely, and a normal exit would run the process's exit
+      // handlers while it still runs module code.
       process.kill(process.pid, 'SIGKILL');
     }
-    await this.#spare?.discard();
-    this.#spare = undefined;
     process.exitCode ??= 0;
     return 'exit';
   }
 
   /**
-   * Starts generation `generation` of the mapped entry on a fresh Worker and resolves
-   * once `hotgen_main` is being called. Pre-spawns the Worker for the next generation.
-   * @throws ModuleError ('entry-abi', 'load-failed', 'internal') when it cannot start.
+   * Starts generation `generation` of the mapped entry on a new native thread; returns
+   * once the thread exists. When it ends without a stop request, sends `generation-exit`.
+   * @throws ModuleError ('entry-abi', 'internal') when it cannot start.
    */
-  async #startGeneration(generation: number): Promise<void> {
+  #startGeneration(generation: number): void {
     const entry = this.#modules.entry();
     if (!entry) throw new ModuleError('', 'no entry module is loaded (a module with role "entry" must be in the load list)', 'protocol');
-    const thread = this.#spare ?? GenerationThread.spawn();
-    this.#spare = undefined;
     const stop = new StopSignal();
-    const running: Running = { generation, thread, stop, stopRequested: false, ended: Promise.resolve() };
-    running.ended = thread.exited.then(() => {
-      stop[Symbol.dispose]();
-      if (this.#current === running) this.#current = undefined;
-    });
-    this.#current = running;
-    const req = {
-      name: entry.name,
-      path: entry.path,
-      generation,
-      stopFd: stop.fd,
-      listenFds: this.#listenFds,
-      listenFdsLen: this.#listenFdsLen,
-      state: this.#state,
-    };
+    let thread: GenerationThread;
     try {
-      await thread.run(req, (code) => {
-        if (!running.stopRequested) void this.send({ type: 'generation-exit', generation, code });
+      thread = GenerationThread.start(entry, {
+        generation,
+        stopFd: stop.fd,
+        listenFds: this.#listenFds,
+        listenFdsLen: this.#listenFdsLen,
+        state: this.#state,
       });
     } catch (err) {
-      await running.ended;
-      if (err instanceof GenerationFailure) {
-        const cause = err.kind === 'dlopen' ? 'load-failed' : err.kind === 'internal' ? 'internal' : 'entry-abi';
-        throw new ModuleError(entry.name, err.message, cause);
-      }
+      stop[Symbol.dispose]();
+      if (err instanceof GenerationFailure) throw new ModuleError(entry.name, err.message, err.kind === 'internal' ? 'internal' : 'entry-abi');
       throw err;
     }
-    this.#spare = GenerationThread.spawn();
+    const running: Running = { generation, thread, stop, stopRequested: false, ended: Promise.resolve() };
+    running.ended = thread.exited.then(
+      (code) => {
+        stop[Symbol.dispose]();
+        if (this.#current === running) this.#current = undefined;
+        if (!running.stopRequested) void this.send({ type: 'generation-exit', generation, code });
+      },
+      async (err: Error) => {
+        // Not joined: the generation stays #current, so nothing is unloaded or started over it.
+        // A failed join after a stop request is reported by the reload or shutdown that asked.
+        if (running.stopRequested || this.#broken) return;
+        this.#broken = { reason: `host: ${err.message}`, module: entry.name, cause: 'internal' };
+        await this.send({ type: 'restart-needed', ...this.#broken });
+      },
+    );
+    this.#current = running;
   }
 
   /**
    * Raises the stop eventfd and waits (at most stopTimeoutMs) until the generation's
-   * Worker has exited. True when no generation runs any more.
+   * thread has been joined. True when no generation runs any more.
    */
   async #stopGeneration(): Promise<boolean> {
     const cur = this.#current;
     if (!cur) return true;
     cur.stopRequested = true;
     cur.stop.raise();
-    const timer = new AbortController();
-    const ok = await Promise.race([
-      cur.ended.then(() => true),
-      sleep(this.#stopTimeoutMs, false, { signal: timer.signal }).catch(() => true),
-    ]);
-    timer.abort();
-    return ok;
+    if (!(await cur.thread.join(this.#stopTimeoutMs))) return false;
+    await cur.ended;
+    return this.#current !== cur;
   }
 }
 
@@ -229,6 +219,8 @@ function asFault(err: unknown): { reason: string; module?: string; cause: HostFa
 const PR_SET_PDEATHSIG = 1;
 /** How long a host whose supervisor is gone gives its generation to stop before it kills itself (ms). */
 const ORPHAN_GRACE_MS = 500;
+/** Quiet time after a handled message before the host collects its garbage (ms). */
+const IDLE_GC_MS = 50;
 
 /**
  * Makes the kernel SIGKILL this process when the supervisor (the thread that spawned it,
@@ -251,6 +243,9 @@ export function main(): void {
     return;
   }
   if (!dieWithParent(Number(process.env[PARENT_PID_ENV]) || process.ppid)) process.exit(1);
+  // Started with --expose-gc (host-node.ts): the collection's job makes V8's worker thread
+  // take its malloc arena now rather than under some later generation.
+  globalThis.gc?.();
   const send = (m: FromHost): Promise<void> =>
     new Promise((resolve) => {
       if (!process.connected) return resolve();
@@ -265,6 +260,15 @@ export function main(): void {
     return;
   }
   let queue = Promise.resolve<Next>('continue');
+  // A full collection once the host is idle after a message (a reload is seconds apart from
+  // the next): its heap returns to the same size each time (host-node.ts, --expose-gc).
+  let gcTimer: NodeJS.Timeout | undefined;
+  const collectWhenIdle = (): void => {
+    const gc = globalThis.gc;
+    if (!gc) return;
+    clearTimeout(gcTimer);
+    gcTimer = setTimeout(() => gc(), IDLE_GC_MS).unref();
+  };
   /** We closed the channel ourselves (after a shutdown). */
   let leaving = false;
   const enqueue = (m: ToHost): void => {
@@ -278,6 +282,7 @@ export function main(): void {
         leaving = true;
         process.disconnect();
       }
+      collectWhenIdle();
       return next;
     });
   };

@@ -17,6 +17,7 @@ import { CARGO_CONFIG_FILE } from '../common/layout.js';
 import { hostTriple, hotDepsDir, hotTargetDir, profileDir } from '../common/toolchain.js';
 import { cargoBuild, type BuildOptions, type BuildResult, type CargoArtifact } from './build.js';
 import { artifactStem, entryRecord, moduleGraph, readUnits, type HotModule, type UnitRecord } from './units.js';
+import type { UnitTimingOf } from './phases.js';
 
 /** The wrapper's source, relative to the package root (shipped in the npm package). */
 const WRAPPER_SOURCE = 'loader/wrapper/hotgen_rustc.rs';
@@ -110,13 +111,17 @@ export function entryClosure(meta: Metadata, plan: HotPlan): Map<string, Closure
 
 /**
  * Compiles the wrapper with the workspace's rustc into `<targetDir>/hotgen-rustc-<key>`
- * unless that file exists (`key`: hash of the source and `rustc -vV`), and returns its path.
+ * unless that file exists (`key`: hash of its sources and `rustc -vV`), and returns its path.
  * @throws CommandError when rustc cannot compile it.
  */
 export async function ensureWrapper(targetDir: string, plus: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<{ bin: string; key: string }> {
   const source = packageFile(WRAPPER_SOURCE);
   const rustcV = await run('rustc', [...plus, '-vV'], { cwd, env, context: 'asking rustc its version', timeoutMs: 60_000 });
-  const key = sha256(Buffer.concat([await fs.readFile(source), Buffer.from(rustcV.stdout)])).slice(0, 16);
+  // The wrapper's modules (`mod fast;`...) are the other `.rs` files beside it.
+  const dir = path.dirname(source);
+  const files = (await fs.readdir(dir)).filter((f) => f.endsWith('.rs')).sort();
+  const texts = await Promise.all(files.map((f) => fs.readFile(path.join(dir, f))));
+  const key = sha256(Buffer.concat([...files.flatMap((f, i) => [Buffer.from(`${f}\0`), texts[i]]), Buffer.from(rustcV.stdout)])).slice(0, 16);
   const bin = path.join(targetDir, `hotgen-rustc-${key}`);
   if (existsSync(bin)) return { bin, key };
   await fs.mkdir(targetDir, { recursive: true });
@@ -211,6 +216,12 @@ export interface HotBuildResult extends BuildResult {
   modules: HotModule[];
   /** Names of modules cargo rebuilt in this build (`fresh: false`). */
   rebuilt: Set<string>;
+  /** Each cargo run: when it started (epoch ms) and its wall time (ms); two when stale units were cleaned and built again. */
+  cargoRuns: { startedAt: number; ms: number }[];
+  /** The records' timings of the units cargo rebuilt (empty when the build failed), for loader/phases.ts. */
+  unitTimings: UnitTimingOf[];
+  /** Every unit record after the build, by stem (empty when the build failed). */
+  units: Map<string, UnitRecord>;
 }
 
 /**
@@ -226,6 +237,7 @@ export async function runHotBuild(o: RunHotBuildOptions): Promise<HotBuildResult
   let b = await build();
   let artifacts = b.artifacts;
   let buildMs = b.buildMs;
+  const cargoRuns = [{ startedAt: b.startedAt, ms: b.buildMs }];
   let units = b.success ? await readUnits(hot.unitsDir) : undefined;
   if (units) {
     const stale = staleUnits(hot, b.artifacts, units);
@@ -235,17 +247,25 @@ export async function runHotBuild(o: RunHotBuildOptions): Promise<HotBuildResult
       b = await build();
       artifacts = [...artifacts, ...b.artifacts];
       buildMs += b.buildMs;
+      cargoRuns.push({ startedAt: b.startedAt, ms: b.buildMs });
       units = undefined;
     }
   }
   if (!b.success) {
     const hint = nightlyFeatureHint(`${b.errors}\n${b.stderr}`, hot, toolchain.plus.join(' ').replace(/^\+/, '') || plan.toolchain);
-    return { ...b, buildMs, errors: hint ? `${b.errors}\n${hint}` : b.errors, modules: [], rebuilt: new Set() };
+    return { ...b, buildMs, errors: hint ? `${b.errors}\n${hint}` : b.errors, modules: [], rebuilt: new Set(), cargoRuns, unitTimings: [], units: new Map() };
   }
+  units ??= await readUnits(hot.unitsDir);
   const { modules } = await modulesFromUnits(hot, plan, b.artifacts, units);
   const rebuiltStems = new Set(artifacts.filter((a) => !a.fresh).map(artifactStem));
   const rebuilt = new Set(modules.filter((m) => rebuiltStems.has(path.basename(m.source, '.so'))).map((m) => m.name));
-  return { ...b, artifacts, buildMs, modules, rebuilt };
+  const nameBySo = new Map(modules.map((m) => [m.source, m.name]));
+  const unitTimings: UnitTimingOf[] = [];
+  for (const stem of rebuiltStems) {
+    const rec = stem ? units.get(stem) : undefined;
+    if (rec?.timing) unitTimings.push({ name: nameBySo.get(rec.so) ?? rec.crate, timing: rec.timing });
+  }
+  return { ...b, artifacts, buildMs, modules, rebuilt, cargoRuns, unitTimings, units };
 }
 
 /**

@@ -84,9 +84,12 @@ export class HostKeeper {
     const host = this.host!;
     const generation = this.generation + 1;
     let answer: FromHost;
+    const sent = performance.now();
+    let roundTrip: number;
     try {
       host.send({ type: 'reload', generation, unload, load: this.specs(fresh) });
       answer = await host.next(['reloaded', 'restart-needed'], this.o.stopTimeoutMs + 60_000);
+      roundTrip = performance.now() - sent;
     } catch (err) {
       // The host died mid-swap, or hangs (a timeout): either way back to the last good build.
       let what: string;
@@ -106,8 +109,10 @@ export class HostKeeper {
       this.previous = new Map(this.loaded);
       this.policy.swapped(Date.now());
       for (const s of fresh) this.loaded.set(s.name, s);
-      await this.prune([]);
-      return { kind: 'reload', generation, modules: answer.loaded, unloaded: answer.unloaded, swapMs: answer.timings.totalMs, buildMs, timings: answer.timings };
+      // After this section (before any later snapshot): the new generation runs already.
+      void this.exclusive(() => this.prune([])).catch(() => undefined);
+      const ipcMs = Math.max(0, roundTrip - answer.timings.totalMs);
+      return { kind: 'reload', generation, modules: answer.loaded, unloaded: answer.unloaded, swapMs: answer.timings.totalMs, buildMs, timings: answer.timings, ipcMs };
     }
     if (answer.type !== 'restart-needed') throw new Error('unreachable');
     // A generation that overran its stop timeout cannot be ended in-process: kill its host now, so

@@ -20,6 +20,7 @@ import { InternalError, UserError, tail } from '../common/errors.js';
 import { parseListenAddress } from '../common/plan-rules.js';
 import { LISTEN_FDS_ENV, PARENT_PID_ENV, type FromHost, type ToHost } from './protocol.js';
 import type { SupervisorOptions } from './protocol.js';
+import { HOST_NODE_ARGS } from './host-node.js';
 
 /** Env var carrying the supervisor's options (JSON) from the launcher. */
 export const SUPERVISOR_ENV = 'HOTGEN_SUPERVISOR';
@@ -252,7 +253,7 @@ export class HostProcess {
     const script = opts.script ?? fileURLToPath(new URL('./host.js', import.meta.url));
     const fdList = opts.fds.map((_, i) => 4 + i).join(',');
     const ld = [opts.libstdDir, process.env.LD_LIBRARY_PATH].filter(Boolean).join(':');
-    const child = spawn(process.execPath, [script], {
+    const child = spawn(process.execPath, [...HOST_NODE_ARGS, script], {
       stdio: ['inherit', opts.stdoutToStderr ? 2 : 'inherit', 'pipe', 'ipc', ...opts.fds],
       env: {
         ...process.env,

@@ -4,7 +4,7 @@
  * rewritten in place (mmap(2): SIGBUS on a page beyond a truncated file's end), so the host only
  * ever maps these copies, never the files cargo writes.
  */
-import { promises as fs } from 'node:fs';
+import { chmodSync, copyFileSync, promises as fs, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { sha256 } from '../common/fsx.js';
 import { UserError } from '../common/errors.js';
@@ -12,12 +12,12 @@ import type { ModuleRole } from '../common/types.js';
 import { STATE_DIR } from '../common/layout.js';
 import { ensureOwnDir } from '../common/confine.js';
 
-/** Identity of one output file: stat fields plus the hash of its bytes. */
+/** Identity of one output file: stat fields plus the hash of its bytes (absent until needed: snapshots are not hashed). */
 export interface FileState {
   size: number;
   mtimeMs: number;
   ino: number;
-  sha256: string;
+  sha256?: string;
 }
 
 /** `.hotgen` under the workspace root. */
@@ -80,8 +80,8 @@ export class SnapshotStore {
   }
 
   /**
-   * Copies each item into a new `gen-N/` (bytes read once, hashed, written read-only);
-   * a source that changes while being read is read again (up to 3 times).
+   * Copies each item into a new `gen-N/` (in the kernel, copy_file_range(2); read-only,
+   * not hashed); a source that changes while being copied is copied again (up to 3 times).
    * @throws UserError naming a missing source file.
    */
   async take(items: readonly SnapshotItem[]): Promise<Snapshot[]> {
@@ -90,8 +90,7 @@ export class SnapshotStore {
     const out: Snapshot[] = [];
     for (const it of items) {
       const dest = path.join(dir, path.basename(it.source));
-      const { bytes, state } = await readStable(it.source, it.name);
-      await fs.writeFile(dest, bytes, { mode: 0o555 });
+      const state = copyStable(it.source, dest, it.name);
       out.push({ name: it.name, role: it.role, path: dest, source: it.source, state });
     }
     return out;
@@ -117,11 +116,12 @@ export class SnapshotStore {
   }
 }
 
-async function readStable(file: string, name: string): Promise<{ bytes: Buffer; state: FileState }> {
+/** Synchronous: a few small calls on the reload's path, where each trip through the thread pool costs a wake-up on a busy machine. */
+function copyStable(file: string, dest: string, name: string): FileState {
   for (let attempt = 0; ; attempt++) {
     let before;
     try {
-      before = await fs.stat(file);
+      before = statSync(file);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       throw new UserError(`the dylib of ${name} is missing (was it deleted?); keeping what runs`, {
@@ -129,10 +129,12 @@ async function readStable(file: string, name: string): Promise<{ bytes: Buffer; 
         hint: 'Build again (save a file, press CTRL+C or run `hotgen reload`).',
       });
     }
-    const bytes = await fs.readFile(file);
-    const after = await fs.stat(file);
-    if ((after.mtimeMs === before.mtimeMs && after.ino === before.ino && after.size === bytes.length) || attempt >= 2) {
-      return { bytes, state: { size: after.size, mtimeMs: after.mtimeMs, ino: after.ino, sha256: sha256(bytes) } };
+    if (attempt > 0) rmSync(dest, { force: true });
+    copyFileSync(file, dest);
+    chmodSync(dest, 0o555);
+    const after = statSync(file);
+    if ((after.mtimeMs === before.mtimeMs && after.ino === before.ino && after.size === before.size) || attempt >= 2) {
+      return { size: after.size, mtimeMs: after.mtimeMs, ino: after.ino };
     }
   }
 }

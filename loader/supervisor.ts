@@ -7,27 +7,29 @@
  * (loader/snapshot.ts) and restarts the host, with the same sockets, when it dies or a
  * restart is needed. Only the host ever accepts on the sockets.
  */
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, promises as fs } from 'node:fs';
 import net from 'node:net';
 import { isatty } from 'node:tty';
 import { pathToFileURL } from 'node:url';
 import path from 'node:path';
 import { formatError, UserError } from '../common/errors.js';
 import { confinedDir } from '../common/confine.js';
-import { PLAN_FILE } from '../common/layout.js';
+import { PLAN_FILE, REPLAY_DIR } from '../common/layout.js';
 import { Output } from '../common/output.js';
-import { readIfExists, sha256 } from '../common/fsx.js';
+import { sha256 } from '../common/fsx.js';
 import type { HotPlan } from '../common/types.js';
 import { CycleQueue, resolveToolchain, type Toolchain } from './build.js';
-import { modulesFromUnits, prepareHotBuild, runHotBuild, type HotBuild } from './hotbuild.js';
+import { modulesFromUnits, prepareHotBuild, type HotBuild } from './hotbuild.js';
+import { BuildMemory, buildStep, outputChanges } from './buildstep.js';
 import type { HotModule } from './units.js';
 import { attachTerminal, startControlServer, type ControlResponse, type ControlServer, type SessionStatus } from './control.js';
 import { HostKeeper } from './keeper.js';
 import { SUPERVISOR_ENV, killAllHosts } from './launcher.js';
 import { readPlan } from '../common/plan-read.js';
 import { decideReload } from './reloadset.js';
+import { CycleClock, epochNow, type ChangeMark } from './phases.js';
 import { reportEvent, reportLine, reportOk, type ReloadReport } from './report.js';
-import { SnapshotStore, fileState, type Snapshot } from './snapshot.js';
+import { SnapshotStore, ensureHotgenDir, type Snapshot } from './snapshot.js';
 import { outputPaths, sourcePaths, watchPaths, type Watcher } from './watch.js';
 import type { SupervisorOptions } from './protocol.js';
 
@@ -61,6 +63,12 @@ export class Session {
   private terminal?: Disposable;
   /** performance.now() of the last source event (watch mode), to rebuild when a save lands mid-build. */
   private lastChangeAt = -1;
+  /** The first source change not yet taken by a cycle (for the report's phases). */
+  private change?: ChangeMark;
+  /** What changed since the last build, and that build (loader/buildstep.ts). */
+  private readonly memory = new BuildMemory();
+  /** Where the rustc wrapper leaves how to run each workspace unit again (the session's only). */
+  private readonly replayDir: string;
   private quit!: (code: number) => void;
   private readonly done = new Promise<number>((r) => (this.quit = r));
 
@@ -72,6 +80,7 @@ export class Session {
   ) {
     this.out = new Output(opts.json, opts.verbose);
     this.store = new SnapshotStore(opts.root);
+    this.replayDir = path.join(opts.root, REPLAY_DIR);
     this.keeper = new HostKeeper({
       out: this.out,
       store: this.store,
@@ -96,6 +105,7 @@ export class Session {
     const { root } = this.opts;
     watchLifeline(() => void this.orphaned());
     this.tc = await resolveToolchain(this.plan, root);
+    await this.clearReplays();
     await this.prepare();
     this.out.debug(`hotgen dev: cargo ${this.tc.plus.join(' ') || '(toolchain from PATH)'}; libstd in ${this.tc.libstdDir}; dylibs from ${this.hot.depsDir}`);
     if (this.opts.addresses.length === 0) this.out.warn('hotgen.yaml has no `listen:` address: the app gets no listening socket');
@@ -105,6 +115,12 @@ export class Session {
     using terminal = attachTerminal({ reload: () => void this.requestReload(), quit: () => void this.stop() });
     this.terminal = terminal;
     await using _watch = await this.startWatcher();
+    await using _replays = {
+      [Symbol.asyncDispose]: async () => {
+        this.memory.close();
+        await this.clearReplays();
+      },
+    };
     this.out.emit(
       { event: 'listening', addresses: this.opts.addresses, pid: process.pid },
       `hotgen dev: listening on ${this.opts.addresses.join(', ') || '(no sockets)'}; ` +
@@ -118,22 +134,42 @@ export class Session {
   private async prepare(): Promise<void> {
     this.lockSha = await this.currentLockSha();
     this.hot = await prepareHotBuild({ root: this.opts.root, plan: this.plan, plus: this.tc.plus, env: this.tc.env });
+    // The replay files hold the whole environment: owner-only, and only this session's (removed at the start and the end).
+    await ensureHotgenDir(this.opts.root);
+    await fs.mkdir(this.replayDir, { recursive: true, mode: 0o700 });
+    this.hot.env.HOTGEN_REPLAY_DIR = this.replayDir;
     this.manifestsChanged = false;
   }
 
+  private async clearReplays(): Promise<void> {
+    await fs.rm(this.replayDir, { recursive: true, force: true });
+  }
+
   private async currentLockSha(): Promise<string> {
-    const buf = await readIfExists(path.join(this.opts.root, 'Cargo.lock'));
+    // Synchronous (one small file, each cycle): no trip through the thread pool on the reload's path.
+    let buf: Buffer | undefined;
+    try {
+      buf = readFileSync(path.join(this.opts.root, 'Cargo.lock'));
+    } catch {
+      buf = undefined;
+    }
     return buf ? sha256(buf) : '';
   }
 
   private async startWatcher(): Promise<Watcher | undefined> {
     if (!this.opts.watch) return undefined;
-    const trigger = () => void this.requestReload();
+    const trigger = () => void this.requestReload(false);
     if (this.opts.build) {
       const { paths, ignore } = sourcePaths(this.opts.root, this.plan);
       const onEvent = (file: string) => {
         this.lastChangeAt = performance.now();
+        this.memory.changed.add(file);
         if (/(^|\/)Cargo\.(toml|lock)$/.test(file)) this.manifestsChanged = true;
+        if (!this.change) {
+          const mark: ChangeMark = { file, at: epochNow() };
+          this.change = mark;
+          fs.stat(file).then((st) => (mark.mtimeMs = st.mtimeMs), () => undefined);
+        }
       };
       return watchPaths(paths, { ignore, onChange: trigger, onEvent });
     }
@@ -142,9 +178,10 @@ export class Session {
     return watchPaths(paths, { ignore, depth, debounceMs: 1000, onChange: trigger });
   }
 
-  /** Queues a cycle (coalesced) and answers with its report. */
-  private async requestReload(): Promise<ControlResponse> {
+  /** Queues a cycle (coalesced) and answers with its report; `manual` (not the watcher): cargo builds. */
+  private async requestReload(manual = true): Promise<ControlResponse> {
     if (this.quitting) return { ok: false, error: 'the session is stopping' };
+    if (manual) this.memory.manual = true;
     const r = await this.queue.request();
     return reportOk(r) ? { ok: true, report: r } : { ok: false, error: reportLine(r), report: r };
   }
@@ -164,32 +201,48 @@ export class Session {
   /** One build + reload cycle; never throws (failures become reports). */
   private async cycle(): Promise<ReloadReport> {
     let report: ReloadReport;
+    const clock = new CycleClock(this.change);
+    this.change = undefined;
     try {
-      report = await this.cycleInner();
+      report = await this.cycleInner(clock);
     } catch (err) {
       report = { kind: 'error', message: err instanceof UserError ? err.message : formatError(err).text };
     }
+    if (report.kind === 'reload') report.phases = clock.finish({ swap: { ...report.timings!, ipcMs: report.ipcMs } });
+    else if (report.kind === 'restart' || report.kind === 'start') report.phases = clock.finish({ restartMs: report.restartMs });
+    else if (report.kind === 'none') report.phases = clock.finish();
     this.lastReport = report;
     this.out.emit(reportEvent(report), reportLine(report));
+    // Off the reload's path (a fork and an exec): the next build's batch process.
+    if (this.memory.last && !this.quitting) this.memory.ready(this.hot.env.RUSTC_WRAPPER);
     return report;
   }
 
-  private async cycleInner(): Promise<ReloadReport> {
+  private async cycleInner(clock: CycleClock): Promise<ReloadReport> {
     let buildMs: number | undefined;
     const rebuilt = new Set<string>();
-    if (this.manifestsChanged || (await this.currentLockSha()) !== this.lockSha) await this.prepare();
+    await clock.time('prepareMs', async () => {
+      if (this.manifestsChanged || (await this.currentLockSha()) !== this.lockSha) await this.prepare();
+    });
     let modules: HotModule[] | undefined;
     // A save that lands while cargo runs may or may not be in this build: build again.
     for (let round = 0; this.opts.build; round++) {
+      // A change seen from now on is in this round's build (or the next one's): not a new cycle's.
+      this.change = undefined;
       const started = performance.now();
-      const b = await runHotBuild({
+      const b = await buildStep({
         root: this.opts.root,
         plan: this.plan,
         hot: this.hot,
         toolchain: this.tc,
+        memory: this.memory,
+        replayDir: this.replayDir,
+        clock,
         color: Boolean(process.stderr.isTTY) && !process.env.NO_COLOR,
         progress: !this.opts.json,
         verbose: this.opts.verbose,
+        write: (t) => process.stderr.write(t),
+        debug: (l) => this.out.debug(l),
       });
       buildMs = (buildMs ?? 0) + b.buildMs;
       for (const n of b.rebuilt) rebuilt.add(n);
@@ -202,33 +255,28 @@ export class Session {
     this.queue.seal();
     const k = this.keeper;
     return k.exclusive(async () => {
-      modules ??= (await modulesFromUnits(this.hot, this.plan)).modules;
-      const changed = new Set(rebuilt);
-      const missing: string[] = [];
-      for (const m of modules) {
-        const prev = k.loaded.get(m.name);
-        const st = await fileState(m.source, prev?.source === m.source ? prev.state : undefined);
-        if (!st) missing.push(m.source);
-        else if (!prev || prev.state.sha256 !== st.sha256) changed.add(m.name);
-      }
+      modules ??= await clock.time('unitsMs', async () => (await modulesFromUnits(this.hot, this.plan)).modules);
+      const mods = modules;
+      const { changed, missing } = await clock.time('hashMs', () => outputChanges(mods, k.loaded, rebuilt));
       if (missing.length > 0) {
         const what = this.opts.build ? 'cargo did not produce' : 'no build has produced';
         return { kind: 'error', message: `${what} ${missing.map((f) => path.relative(this.opts.root, f)).join(', ')}; what runs keeps running`, buildMs };
       }
       this.modules = modules;
+      const snapshotAll = () => clock.time('snapshotMs', () => this.snapshotAll());
       if (!k.host) {
         const reason = k.loaded.size === 0 ? 'start' : 'the host was down';
-        return k.restartWith(await this.snapshotAll(), reason, buildMs);
+        return k.restartWith(await snapshotAll(), reason, buildMs);
       }
       const sameGraph = modules.length === k.loaded.size && modules.every((m) => k.loaded.has(m.name));
       if (!sameGraph || this.lockSha !== k.hostStamp) {
-        return k.restartWith(await this.snapshotAll(), 'the dependency graph changed (Cargo.lock or a manifest)', buildMs);
+        return k.restartWith(await snapshotAll(), 'the dependency graph changed (Cargo.lock or a manifest)', buildMs);
       }
       const d = decideReload(modules, new Set(k.loaded.keys()), changed);
       if (d.kind === 'none') return { kind: 'none', buildMs };
-      if (d.kind === 'restart') return k.restartWith(await this.snapshotAll(), d.reason, buildMs);
+      if (d.kind === 'restart') return k.restartWith(await snapshotAll(), d.reason, buildMs);
       const byName = new Map(modules.map((m) => [m.name, m]));
-      const fresh = await this.store.take(d.load.map((name) => ({ name, role: byName.get(name)!.role, source: byName.get(name)!.source })));
+      const fresh = await clock.time('snapshotMs', () => this.store.take(d.load.map((name) => ({ name, role: byName.get(name)!.role, source: byName.get(name)!.source }))));
       return k.reload(d.unload, fresh, buildMs);
     });
   }

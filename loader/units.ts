@@ -24,6 +24,25 @@ export interface UnitRecord {
   flags: string;
   /** `.so` paths of its dylib dependencies. */
   deps: string[];
+  /** When the wrapper and rustc ran for this unit (absent in records of an older wrapper). */
+  timing?: UnitTiming;
+}
+
+/**
+ * The `timing` line of a record: points in time are ms since the Unix epoch (the
+ * wrapper's `SystemTime`, comparable with `Date.now()`), durations ms.
+ */
+export interface UnitTiming {
+  /** The wrapper process started (cargo spawned it). */
+  wrapperStart: number;
+  /** rustc was spawned. */
+  rustcStart: number;
+  /** rustc (both calls, for a cdylib crate) exited. */
+  rustcEnd: number;
+  /** The wrapper was about to write the record and exit. */
+  wrapperEnd: number;
+  /** Time in the linker, within rustcStart..rustcEnd (the wrapper runs the real linker and times it). */
+  linkMs: number;
 }
 
 /** A dylib the host maps, with its dependencies by module name. */
@@ -47,10 +66,18 @@ export function parseRecord(stem: string, text: string): UnitRecord | undefined 
     const k = line.slice(0, tab);
     const v = line.slice(tab + 1);
     if (k === 'dep') rec.deps.push(v);
+    else if (k === 'timing') rec.timing = parseTiming(v);
     else if (k === 'role') rec.role = ROLES.includes(v) ? (v as ModuleRole) : undefined;
     else if (k === 'crate' || k === 'dir' || k === 'so' || k === 'rlib' || k === 'flags') rec[k] = v;
   }
   return rec.crate && rec.role && rec.so && rec.rlib && rec.dir !== undefined ? (rec as UnitRecord) : undefined;
+}
+
+function parseTiming(v: string): UnitTiming | undefined {
+  const n = v.split('\t').map(Number);
+  if (n.length !== 5 || !n.every(Number.isFinite)) return undefined;
+  const [wrapperStart, rustcStart, rustcEnd, wrapperEnd, linkMs] = n;
+  return { wrapperStart, rustcStart, rustcEnd, wrapperEnd, linkMs };
 }
 
 /** Every record in `dir` by stem (empty when the directory does not exist). */
@@ -62,11 +89,9 @@ export async function readUnits(dir: string): Promise<Map<string, UnitRecord>> {
   } catch {
     return out;
   }
-  for (const n of names) {
-    if (n.startsWith('.')) continue;
-    const rec = parseRecord(n, await fs.readFile(path.join(dir, n), 'utf8').catch(() => ''));
-    if (rec) out.set(n, rec);
-  }
+  // At once: one file per crate of the graph (dozens), read on every build.
+  const recs = await Promise.all(names.filter((n) => !n.startsWith('.')).map(async (n) => parseRecord(n, await fs.readFile(path.join(dir, n), 'utf8').catch(() => ''))));
+  for (const rec of recs) if (rec) out.set(rec.stem, rec);
   return out;
 }
 

@@ -16,7 +16,12 @@ export interface Watcher extends AsyncDisposable {
 
 /** Options for {@link watchPaths}. */
 export interface WatchOptions {
-  /** Quiet time after the last event before `onChange` fires, ms (default 50: a save during a build triggers another build, so a short wait loses nothing). */
+  /**
+   * Quiet time after the last event before `onChange` fires, ms. Default 10: enough for
+   * the events of one save (an editor's write-and-rename comes within a millisecond or
+   * two), and a save still in progress when the build starts triggers another build
+   * (loader/supervisor.ts), so a short wait loses nothing; every ms of it is in each reload.
+   */
   debounceMs?: number;
   /** Return true to ignore a path (absolute). */
   ignore?: (file: string) => boolean;
@@ -52,7 +57,7 @@ export async function watchPaths(paths: readonly string[], opts: WatchOptions): 
       const files = [...changed];
       changed.clear();
       opts.onChange(files);
-    }, opts.debounceMs ?? 50);
+    }, opts.debounceMs ?? 10);
   });
   await new Promise<void>((resolve, reject) => {
     watcher.once('ready', () => resolve());
@@ -68,11 +73,18 @@ export async function watchPaths(paths: readonly string[], opts: WatchOptions): 
 /**
  * What to watch for source changes: every plan crate's `src` directories, the
  * `Cargo.toml` and `build.rs` beside each, the root manifest, `Cargo.lock` (a changed
- * lock restarts the host with new registry dylibs) and hotgen's Cargo config.
- * `target/` and `.hotgen/` are ignored.
+ * lock restarts the host with new registry dylibs), hotgen's Cargo config and the
+ * workspace's own (`.cargo/config.toml`: a change there makes cargo build the next
+ * change, loader/fastbuild.ts). `target/` and `.hotgen/` are ignored.
  */
 export function sourcePaths(root: string, plan: HotPlan): { paths: string[]; ignore: (file: string) => boolean } {
-  const paths = new Set<string>([path.join(root, 'Cargo.toml'), path.join(root, 'Cargo.lock'), path.join(root, CARGO_CONFIG_FILE)]);
+  const paths = new Set<string>([
+    path.join(root, 'Cargo.toml'),
+    path.join(root, 'Cargo.lock'),
+    path.join(root, CARGO_CONFIG_FILE),
+    path.join(root, '.cargo', 'config.toml'),
+    path.join(root, '.cargo', 'config'),
+  ]);
   for (const c of plan.crates) {
     for (const s of c.src) {
       const dir = path.resolve(root, s);

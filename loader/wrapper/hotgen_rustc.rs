@@ -14,9 +14,21 @@
 //!
 //! For each dylib it writes a record `$HOTGEN_UNITS_DIR/lib<name>-<hash>` (tab-separated
 //! lines `crate`, `role`, `dir`, `so`, `rlib`, `flags`, then one `dep` per dylib dependency), from which the
-//! build driver learns the `.so` files cargo does not know about, and their order.
+//! build driver learns the `.so` files cargo does not know about, and their order. The
+//! record's `timing` line says where the unit's time went (loader/units.ts `UnitTiming`):
+//! the wrapper's own start, rustc's start and end, the wrapper's end (ms since the Unix
+//! epoch) and the time spent in the linker (ms). For the latter the wrapper is also the
+//! linker rustc runs (`-C linker=<this program>`, the real one in `HOTGEN_REAL_LINKER`):
+//! it times the real linker's run and appends it to `HOTGEN_LINK_LOG`.
 //!
-//! std only, compiled by hotgen with the workspace's own rustc.
+//! With `HOTGEN_REPLAY_DIR` set (by `hotgen dev`, to an owner-only directory of the
+//! session), each workspace crate's unit also leaves `<dir>/<stem>`: its working
+//! directory, its arguments (rustc and rustc's) and its environment, NUL-separated, so the
+//! driver can run the same unit again without cargo after an edit to its sources
+//! (loader/fastbuild.ts), which it does through `hotgen-rustc --hotgen-replay` (fast.rs).
+//!
+//! std only (with the modules fast.rs and link.rs beside it), compiled by hotgen with the
+//! workspace's own rustc.
 
 use std::collections::HashMap;
 use std::env;
@@ -26,6 +38,17 @@ use std::io::{self, BufRead, BufReader, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{exit, Command, ExitStatus, Stdio};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+mod fast;
+mod link;
+
+use link::{run_linker, shim_linker, Linking, LINK_LOG_ENV, REAL_LINKER_ENV};
+
+/// Milliseconds since the Unix epoch (the driver compares them with its own wall clock).
+pub(crate) fn now_ms() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64() * 1000.0).unwrap_or(0.0)
+}
 
 /// What the closure file says about a package directory.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -100,7 +123,7 @@ fn parse_unit(args: &[String]) -> Unit {
     u
 }
 
-fn die(krate: Option<&str>, msg: &str) -> ! {
+pub(crate) fn die(krate: Option<&str>, msg: &str) -> ! {
     match krate {
         Some(k) => eprintln!("hotgen-rustc: crate `{k}`: {msg}"),
         None => eprintln!("hotgen-rustc: {msg}"),
@@ -136,6 +159,13 @@ fn rustc_command(rustc: &OsString) -> Command {
 }
 
 fn main() {
+    let started = now_ms();
+    if let Some(real) = env::var_os(REAL_LINKER_ENV) {
+        run_linker(&real);
+    }
+    if env::args_os().nth(1).is_some_and(|a| a == fast::BATCH_FLAG) {
+        fast::run_batch();
+    }
     let mut raw: Vec<OsString> = env::args_os().skip(1).collect();
     if raw.is_empty() {
         die(None, "expected the rustc path as the first argument (hotgen sets this program as RUSTC_WRAPPER)");
@@ -153,7 +183,7 @@ fn main() {
     };
     let krate = unit.crate_name.clone().unwrap_or_default();
     let units_dir = env::var_os("HOTGEN_UNITS_DIR").map(PathBuf::from).unwrap_or_else(|| die(Some(&krate), "HOTGEN_UNITS_DIR is not set"));
-    match build_dylib(&rustc, &args, &unit, role, &units_dir) {
+    match build_dylib(&rustc, &args, &unit, role, &units_dir, started) {
         Ok(code) => exit(code),
         Err(e) => die(Some(&krate), &e.to_string()),
     }
@@ -192,7 +222,7 @@ fn rewrite_extern(spec: &str, units_dir: &Path, deps: &mut Vec<String>) -> Strin
     }
 }
 
-fn build_dylib(rustc: &OsString, args: &[String], u: &Unit, role: Role, units_dir: &Path) -> io::Result<i32> {
+fn build_dylib(rustc: &OsString, args: &[String], u: &Unit, role: Role, units_dir: &Path, started: f64) -> io::Result<i32> {
     let out_dir = u.out_dir.clone().unwrap_or_default();
     let stem = format!("lib{}{}", u.crate_name.as_deref().unwrap_or_default(), u.extra_filename.as_deref().unwrap_or_default());
     // cdylib and staticlib outputs share the dylib's file name: cargo's command builds them
@@ -276,17 +306,29 @@ fn build_dylib(rustc: &OsString, args: &[String], u: &Unit, role: Role, units_di
         main_args.extend(extra.iter().cloned());
     }
 
-    let status = run_filtered(rustc, &main_args, no_std, false)?;
+    let me = env::current_exe()?;
+    let real_linker = shim_linker(&mut main_args, &me);
+    let real_link_only = shim_linker(&mut link_args, &me);
+    fs::create_dir_all(units_dir)?;
+    let link_log = units_dir.join(format!(".{stem}.{}.link", std::process::id()));
+    let linking = Linking { real: real_linker.as_deref().or(real_link_only.as_deref()), log: &link_log };
+    let rustc_start = now_ms();
+    let status = run_filtered(rustc, &main_args, no_std, false, &linking)?;
     if !status.success() {
+        let _ = fs::remove_file(&link_log);
         return Ok(exit_code(status));
     }
     if separate {
         fs::create_dir_all(&so_dir)?;
-        let status = run_filtered(rustc, &link_args, no_std, true)?;
+        let status = run_filtered(rustc, &link_args, no_std, true, &linking)?;
         if !status.success() {
+            let _ = fs::remove_file(&link_log);
             return Ok(exit_code(status));
         }
     }
+    let rustc_end = now_ms();
+    let link_ms: f64 = fs::read_to_string(&link_log).unwrap_or_default().lines().filter_map(|l| l.trim().parse::<f64>().ok()).sum();
+    let _ = fs::remove_file(&link_log);
     let so = so_dir.join(format!("{stem}.so"));
     let rlib = so_dir.join(format!("{stem}.rlib"));
     if !so.exists() {
@@ -300,14 +342,20 @@ fn build_dylib(rustc: &OsString, args: &[String], u: &Unit, role: Role, units_di
     for d in deps {
         rec.push_str(&format!("dep\t{d}\n"));
     }
-    fs::create_dir_all(units_dir)?;
+    if role != Role::Registry {
+        if let Some(replay) = env::var_os("HOTGEN_REPLAY_DIR") {
+            // An optimisation only: without the file the driver runs cargo.
+            let _ = fast::write_replay(Path::new(&replay), &stem, rustc, args);
+        }
+    }
+    rec.push_str(&format!("timing\t{started:.3}\t{rustc_start:.3}\t{rustc_end:.3}\t{:.3}\t{link_ms:.3}\n", now_ms()));
     let tmp = units_dir.join(format!(".{stem}.{}", std::process::id()));
     fs::write(&tmp, rec)?;
     fs::rename(&tmp, units_dir.join(&stem))?;
     Ok(0)
 }
 
-fn exit_code(s: ExitStatus) -> i32 {
+pub(crate) fn exit_code(s: ExitStatus) -> i32 {
     s.code().unwrap_or_else(|| 128 + s.signal().unwrap_or(0))
 }
 
@@ -315,9 +363,12 @@ fn exit_code(s: ExitStatus) -> i32 {
 /// would start dependents on the `.rmeta` alone, before the `.rlib` and `.so` they link
 /// exist; withheld, cargo waits for this process to exit (cargo `job_state.rs`). `quiet`
 /// drops every JSON artifact line (the second, link-only call of a cdylib crate).
-fn run_filtered(rustc: &OsString, args: &[String], bootstrap: bool, quiet: bool) -> io::Result<ExitStatus> {
+fn run_filtered(rustc: &OsString, args: &[String], bootstrap: bool, quiet: bool, linking: &Linking) -> io::Result<ExitStatus> {
     let mut cmd = rustc_command(rustc);
     cmd.args(args).stderr(Stdio::piped());
+    if let Some(real) = linking.real {
+        cmd.env(REAL_LINKER_ENV, real).env(LINK_LOG_ENV, linking.log);
+    }
     if bootstrap {
         cmd.env("RUSTC_BOOTSTRAP", "1");
     }

@@ -25,6 +25,9 @@ describe('figures', () => {
     const step = swapFigures(ws(50), m(31, 0.4))[1];
     expect(step).toMatchObject({ id: 'swap.50.bottom.unload+load', hotgen: { median: 1 }, goal: { met: true } });
     expect(swapFigures(ws(50), m(31, 0.3))[1].goal?.met).toBe(false);
+    // The same swap with nothing reloaded goes in the note when it was measured.
+    expect(swapFigures(ws(50), m(30, 10))[0].note).not.toContain('nothing reloaded');
+    expect(swapFigures(ws(50), { ...m(30, 10), regenerateMs: ten(2.5) })[0].note).toContain('the same with nothing reloaded: 2.50 ms to first answer');
   });
 
   it('init at 100 crates is held against 2 s', () => {

@@ -69,7 +69,7 @@ describe.skipIf((!cliBuilt && skipUnless('dist/cli/hotgen.js missing (run npx ts
       if (mode.json) {
         expect(events).toHaveLength(1);
         expect(events[0]).toMatchObject({ event: 'reload-answer', ok: true, report: { kind: expect.stringMatching(/^(reload|none)$/) } });
-      } else expect(r.stdout).toMatch(/^(reloaded \d+ modules? \(.*\) in \d+(\.\d)? ms|nothing changed); build \d+\.\d s\n$/);
+      } else expect(r.stdout).toMatch(/^(reloaded \d+ modules? \(.*\) in \d+(\.\d)? ms|nothing changed); build \d+\.\d s( \([^)]*\))?(; noticed \+\d+ ms)?\n$/);
     }
     const status = await hotgen(root, ['reload', '--status'], MODES[3]);
     expect(expectConventions(status, 'hotgen reload --status', MODES[3], 0)).toEqual([

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { existsSync, readdirSync } from 'node:fs';
 import { readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CycleQueue, cargoBuild, compilerErrors, parseCargoLine, profileDir, resolveToolchain } from '../../loader/build.js';
@@ -9,27 +8,21 @@ import { artifactStem, readUnits } from '../../loader/units.js';
 import type { HotPlan } from '../../common/types.js';
 import { tempDir, writeTree } from '../helpers/tree.js';
 import { skipUnless, tools } from '../helpers/tools.js';
+import { DEBIAN_SOURCE_CONFIG, HOT_PROFILE_CONFIG, debianMemchr, plainManifest } from '../helpers/cargo.js';
 
-/** Debian's packaged crate sources (a directory source: no network). */
-const DEBIAN_REGISTRY = '/usr/share/cargo/registry';
 
-// Plain manifests, as `hotgen init` leaves them (no crate-type, no profile): the rustc
-// wrapper makes the dylibs.
-const manifest = (name: string, deps: string[]) =>
-  `[package]\nname = "${name}"\nversion = "0.1.0"\nedition = "2021"\n\n[dependencies]\n` + deps.map((d) => `${d}\n`).join('');
 
 // base <- mid-layer <- top, and mid-layer calls the registry crate `memchr`; `mid-layer`
 // checks the `-` → `_` library name mapping.
 const fixture = {
   'Cargo.toml': '[workspace]\nmembers = ["base", "mid", "top"]\nresolver = "2"\n',
-  '.cargo/config.toml': `[source.crates-io]\nreplace-with = "debian"\n\n[source.debian]\ndirectory = "${DEBIAN_REGISTRY}"\n`,
-  // What `hotgen init` writes for the `hot` profile (templates/cargo-config.toml.hbs).
-  'hotgen/cargo-config.toml': '[profile.hot]\ninherits = "dev"\n',
-  'base/Cargo.toml': manifest('base', []),
+  '.cargo/config.toml': DEBIAN_SOURCE_CONFIG,
+  'hotgen/cargo-config.toml': HOT_PROFILE_CONFIG,
+  'base/Cargo.toml': plainManifest('base', []),
   'base/src/lib.rs': 'pub fn base() -> u32 { 1 }\n',
-  'mid/Cargo.toml': manifest('mid-layer', ['base = { path = "../base" }', 'memchr = "2"']),
+  'mid/Cargo.toml': plainManifest('mid-layer', ['base = { path = "../base" }', 'memchr = "2"']),
   'mid/src/lib.rs': 'pub fn mid() -> u32 { base::base() + memchr::memchr(b\'b\', b"abc").unwrap() as u32 }\n',
-  'top/Cargo.toml': manifest('top', ['mid-layer = { path = "../mid" }']),
+  'top/Cargo.toml': plainManifest('top', ['mid-layer = { path = "../mid" }']),
   'top/src/lib.rs': 'pub fn top() -> u32 { mid_layer::mid() + 1 }\n',
 };
 
@@ -48,10 +41,6 @@ const plan: HotPlan = {
     { name: 'top', role: 'entry', lib: 'top', deps: ['mid-layer'], src: ['top/src'] },
   ],
 };
-
-/** Why the fixture's registry crate is unavailable (undefined when Debian's `memchr` sources are there). */
-const debianMemchr = (): string | undefined =>
-  existsSync(DEBIAN_REGISTRY) && readdirSync(DEBIAN_REGISTRY).some((d) => d.startsWith('memchr-2.')) ? undefined : `no memchr 2 in ${DEBIAN_REGISTRY} (apt-get install librust-memchr-dev)`;
 
 describe.skipIf(skipUnless(tools.nightly(), debianMemchr()))('cargo build driver (real cargo, the rustc wrapper)', () => {
   it('parses the JSON of a real hot build: rebuilt units, then fresh ones', async () => {

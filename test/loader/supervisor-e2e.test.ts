@@ -91,7 +91,7 @@ describe.skipIf(skipUnless(tools.nightly(), tools.mold()) || !exampleReady)('hot
     expect((await get(port, '/hello')).body).toBe('hello from api v3\n');
     const human = await hotgen(['reload']);
     expect(human.code).toBe(0);
-    expect(human.stdout).toMatch(/^(nothing changed|reloaded .*); build \d+\.\d s\n$/);
+    expect(human.stdout).toMatch(/^(nothing changed|reloaded .*); build \d+\.\d s( \([^)]*\))?(; noticed \+\d+ ms)?\n$/);
     expect((await stat(path.join(root, '.hotgen/control.sock'))).mode & 0o777).toBe(0o600);
   });
 

@@ -1,0 +1,148 @@
+/**
+ * One build of a `hotgen dev` cycle: without cargo when the change allows it
+ * (loader/fastbuild.ts), else the cargo hot build (loader/hotbuild.ts); either way the
+ * time goes into the cycle's {@link CycleClock}.
+ */
+import { promises as fs, statSync } from 'node:fs';
+import { sha256 } from '../common/fsx.js';
+import type { HotPlan } from '../common/types.js';
+import type { Toolchain } from './build.js';
+import { planFastBuild, ReplayBatch, runFastBuild, type UnitFiles } from './fastbuild.js';
+import { runHotBuild, type HotBuild } from './hotbuild.js';
+import type { CycleClock } from './phases.js';
+import { fileState, type Snapshot } from './snapshot.js';
+import type { HotModule, UnitRecord } from './units.js';
+
+/** What the session keeps between builds to decide on the build without cargo. */
+export class BuildMemory {
+  /** Files changed (the watcher) since the last build started, absolute. */
+  readonly changed = new Set<string>();
+  /** A build was asked for by hand (terminal, `hotgen reload`, the session start): cargo builds it. */
+  manual = true;
+  /** The last build, when it succeeded: its module graph and unit records. */
+  last?: { modules: HotModule[]; units: Map<string, UnitRecord> };
+  /** Replay and `.d` files by stem, as the last builds left them (loader/fastbuild.ts). */
+  readonly files = new Map<string, UnitFiles>();
+  /** The next build's batch process, started ahead of time (after a good build's cycle has reported). */
+  batch?: ReplayBatch;
+
+  /** Has a batch process of `wrapper` wait for the next build. */
+  ready(wrapper: string): void {
+    if (this.batch?.wrapper === wrapper) return;
+    this.batch?.dispose();
+    this.batch = new ReplayBatch(wrapper);
+  }
+
+  /** Ends the waiting batch process (the session ends). */
+  close(): void {
+    this.batch?.dispose();
+    this.batch = undefined;
+  }
+}
+
+/** Inputs of {@link buildStep}. */
+export interface BuildStepOptions {
+  root: string;
+  plan: HotPlan;
+  hot: HotBuild;
+  toolchain: Toolchain;
+  memory: BuildMemory;
+  /** `.hotgen/replay` (absolute), where the wrapper leaves its replay files. */
+  replayDir: string;
+  clock: CycleClock;
+  color: boolean;
+  progress: boolean;
+  verbose: boolean;
+  /** Where the build without cargo writes rustc's diagnostics (cargo writes its own). */
+  write: (text: string) => void;
+  /** Says why cargo builds (for `--verbose`). */
+  debug: (line: string) => void;
+}
+
+/** The outcome of one build. */
+export interface BuildStep {
+  success: boolean;
+  errors: string;
+  buildMs: number;
+  /** The module graph (empty when the build failed). */
+  modules: HotModule[];
+  /** Modules rebuilt. */
+  rebuilt: Set<string>;
+  /** True when cargo did not run. */
+  fast: boolean;
+}
+
+/**
+ * Builds what changed since the last build: the changed files (taken from `memory`) by
+ * running their crates again without cargo when {@link planFastBuild} allows it, else
+ * with cargo (always with `HOTGEN_FAST_BUILD=0` in the environment: a way out should the
+ * build without cargo ever go wrong). Updates `memory` with the outcome.
+ */
+export async function buildStep(o: BuildStepOptions): Promise<BuildStep> {
+  const m = o.memory;
+  const files = [...m.changed];
+  const manual = m.manual;
+  m.changed.clear();
+  m.manual = false;
+  const t0 = performance.now();
+  if (!manual && m.last && process.env.HOTGEN_FAST_BUILD !== '0') {
+    const last = m.last;
+    const plan = await planFastBuild({ changed: files, modules: last.modules, units: last.units, replayDir: o.replayDir, cache: m.files });
+    if (plan.ok) {
+      o.clock.add('unitsMs', performance.now() - t0);
+      m.last = undefined;
+      const batch = plan.units.length > 0 ? m.batch : undefined;
+      if (batch) m.batch = undefined;
+      const r = await runFastBuild(plan.units, { wrapper: o.hot.env.RUSTC_WRAPPER, closure: o.hot.closure, unitsDir: o.hot.unitsDir, write: o.write, batch });
+      o.clock.addBuild(r.startedAt, r.buildMs, r.unitTimings, 'replay');
+      for (const [stem, d] of r.depInfo) {
+        const f = m.files.get(stem);
+        if (f && d !== undefined) f.d = d;
+        else m.files.delete(stem);
+      }
+      if (r.cargoStale.length > 0) o.debug(`hotgen dev: cargo will build ${r.cargoStale.join(', ')} again (their sources or env! dependencies changed)`);
+      if (!r.success) return { success: false, errors: r.errors, buildMs: r.buildMs, modules: [], rebuilt: new Set(), fast: true };
+      const units = new Map(last.units);
+      for (const [stem, rec] of r.records) units.set(stem, rec);
+      m.last = { modules: last.modules, units };
+      return { success: true, errors: '', buildMs: r.buildMs, modules: last.modules, rebuilt: r.rebuilt, fast: true };
+    }
+    o.debug(`hotgen dev: cargo builds this change: ${plan.reason}`);
+  }
+  m.last = undefined;
+  // cargo may rewrite any unit's replay and `.d` files.
+  m.files.clear();
+  const b = await runHotBuild({ root: o.root, plan: o.plan, hot: o.hot, toolchain: o.toolchain, color: o.color, progress: o.progress, verbose: o.verbose });
+  for (const r of b.cargoRuns) o.clock.addBuild(r.startedAt, r.ms, b.unitTimings);
+  o.clock.add('unitsMs', performance.now() - t0 - b.buildMs);
+  if (b.success) m.last = { modules: b.modules, units: b.units };
+  return { success: b.success, errors: b.errors, buildMs: b.buildMs, modules: b.modules, rebuilt: b.rebuilt, fast: false };
+}
+
+/**
+ * Which of `modules` changed against the running set `loaded`: every module in `rebuilt`
+ * (only checked to exist, not hashed), and any other whose output's stat differs and
+ * whose bytes differ from its snapshot's (hashed only then: a build made elsewhere, or
+ * `--no-build`). `missing`: outputs that do not exist.
+ */
+export async function outputChanges(modules: readonly HotModule[], loaded: ReadonlyMap<string, Snapshot>, rebuilt: ReadonlySet<string>): Promise<{ changed: Set<string>; missing: string[] }> {
+  const changed = new Set<string>();
+  const missing: string[] = [];
+  // stat(2) synchronously (dozens of calls, microseconds each): on a busy machine each trip
+  // through the thread pool costs a wake-up; files are hashed (rarely) asynchronously.
+  await Promise.all(
+    modules.map(async (m) => {
+      const prev = loaded.get(m.name);
+      const st = statSync(m.source, { throwIfNoEntry: false });
+      if (!st) return void missing.push(m.source);
+      if (rebuilt.has(m.name) || !prev) return void changed.add(m.name);
+      const p = prev.state;
+      if (prev.source === m.source && p.size === st.size && p.mtimeMs === st.mtimeMs && p.ino === st.ino) return;
+      const now = await fileState(m.source);
+      if (!now) return void missing.push(m.source);
+      p.sha256 ??= sha256(await fs.readFile(prev.path));
+      if (p.sha256 !== now.sha256) changed.add(m.name);
+    }),
+  );
+  return { changed, missing };
+}

@@ -1,0 +1,350 @@
+/**
+ * The hot build without cargo, for the common edit: only `.rs` files that workspace
+ * crates already compile changed since the last good build. cargo would spend 0.2-0.5 s
+ * before and between the crates on start-up, resolution and fingerprints (measured:
+ * `npm run bench -- --only conduwuit`); here each affected unit (the crates that read a changed file, then
+ * everything above them) runs again exactly as cargo last ran it, through the rustc
+ * wrapper, from the wrapper's replay file (its working directory, arguments and
+ * environment; loader/wrapper/hotgen_rustc.rs). Anything else (a manifest, Cargo.lock, a
+ * build script, a new or removed file, a unit without a replay file, a failed last build,
+ * a reload asked for by hand, `HOTGEN_FAST_BUILD=0`) goes to cargo (loader/buildstep.ts).
+ *
+ * Afterwards cargo's own record of each unit is brought up to date the way cargo does it
+ * (Cargo's fingerprint.rs: a path unit is fresh while its dep-info file, in
+ * `.fingerprint/<package>-<hash>/dep-lib-<crate>`, is not older than the sources it lists;
+ * cargo dates that file to when it started rustc), so the next cargo run does not build
+ * the units again. That happens only when rustc's `.d` file of the unit is unchanged
+ * (same sources, same `env!` dependencies); else cargo builds the unit once more later.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { promises as fs, readFileSync, statSync, utimesSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { ClosurePackage } from './hotbuild.js';
+import type { UnitTimingOf } from './phases.js';
+import { parseRecord, type HotModule, type UnitRecord } from './units.js';
+
+/** How the wrapper ran one unit: to run it again. */
+export interface Replay {
+  cwd: string;
+  /** rustc's path, then rustc's arguments, as cargo passed them to the wrapper. */
+  args: string[];
+  env: Record<string, string>;
+}
+
+/** Parses a replay file (`cwd`, `arg`..., `env NAME=value`..., tag and value NUL-terminated); undefined when incomplete. */
+export function parseReplay(buf: Buffer): Replay | undefined {
+  const parts = buf.toString('utf8').split('\0');
+  const r: Replay = { cwd: '', args: [], env: {} };
+  for (let i = 0; i + 1 < parts.length; i += 2) {
+    const [tag, v] = [parts[i], parts[i + 1]];
+    if (tag === 'cwd') r.cwd = v;
+    else if (tag === 'arg') r.args.push(v);
+    else if (tag === 'env') {
+      const eq = v.indexOf('=');
+      if (eq > 0) r.env[v.slice(0, eq)] = v.slice(eq + 1);
+    }
+  }
+  return r.cwd && r.args.length > 1 ? r : undefined;
+}
+
+/**
+ * The source files a rustc `.d` file (Makefile syntax, `--emit dep-info`) lists: each
+ * source has a rule of its own with no prerequisites (`src/lib.rs:`). Relative paths are
+ * resolved against `cwd` (rustc's working directory); `\ ` is an escaped space.
+ */
+export function depInfoSources(text: string, cwd: string): string[] {
+  const out: string[] = [];
+  for (const line of text.split('\n')) {
+    if (!line || line.startsWith('#')) continue;
+    const m = /^((?:\\.|[^:\\])+):\s*$/.exec(line);
+    if (m) out.push(path.resolve(cwd, m[1].replace(/\\(.)/g, '$1')));
+  }
+  return out;
+}
+
+/** One unit to run again. */
+export interface FastUnit {
+  /** Module name. */
+  name: string;
+  rec: UnitRecord;
+  replay: Replay;
+  /** The wrapper's replay file of the unit. */
+  replayFile: string;
+  /** rustc's dep-info file of the unit, and its text before the run. */
+  dFile: string;
+  dBefore: string;
+  /** Names of other units of the plan it waits for. */
+  after: string[];
+}
+
+/** Inputs of {@link planFastBuild}: the last good build and what changed since. */
+export interface FastPlanInput {
+  /** Files changed since the last good build started (absolute). */
+  changed: readonly string[];
+  /** The module graph of the last good build, in topological order. */
+  modules: readonly HotModule[];
+  /** Its unit records by stem. */
+  units: ReadonlyMap<string, UnitRecord>;
+  replayDir: string;
+  /**
+   * Replay and `.d` files read before, by stem (filled here; the caller drops it after a
+   * cargo build and updates it after a build without cargo, {@link FastResult.depInfo}).
+   */
+  cache?: Map<string, UnitFiles>;
+}
+
+/** A unit's replay file (parsed) and rustc `.d` text, undefined where missing. */
+export interface UnitFiles {
+  replay?: Replay;
+  d?: string;
+}
+
+/** The units to run again (topological order; empty: nothing changed), or why cargo must build instead. */
+export type FastPlan = { ok: true; units: FastUnit[] } | { ok: false; reason: string };
+
+/** rustc's dep-info file of a unit: `<crate>-<hash>.d` beside its rlib. */
+function depFile(rec: UnitRecord): string {
+  return path.join(path.dirname(rec.rlib), `${rec.stem.replace(/^lib/, '')}.d`);
+}
+
+/** Decides whether the change can be built without cargo, and which units run again. Reads the `.d` and replay files. */
+export async function planFastBuild(i: FastPlanInput): Promise<FastPlan> {
+  const bySo = new Map([...i.units.values()].map((u) => [u.so, u]));
+  const mine = i.modules.filter((m) => m.role !== 'registry');
+  const owners = new Map<string, Set<string>>();
+  const replays = new Map<string, { rec: UnitRecord; replay?: Replay; d?: string }>();
+  await Promise.all(
+    mine.map(async (m) => {
+      const rec = bySo.get(m.source);
+      if (!rec) return;
+      let files = i.cache?.get(rec.stem);
+      if (!files?.replay || files.d === undefined) {
+        const [replay, d] = await Promise.all([fs.readFile(path.join(i.replayDir, rec.stem)).then(parseReplay, () => undefined), fs.readFile(depFile(rec), 'utf8').catch(() => undefined)]);
+        files = { replay, d };
+        i.cache?.set(rec.stem, files);
+      }
+      const { replay, d } = files;
+      replays.set(m.name, { rec, replay, d });
+      if (!replay || d === undefined) return;
+      for (const f of depInfoSources(d, replay.cwd)) owners.set(f, (owners.get(f) ?? new Set()).add(m.name));
+    }),
+  );
+  const dirty = new Set<string>();
+  for (const f of i.changed) {
+    const who = owners.get(f);
+    if (!who) return { ok: false, reason: `${f} is not a source file of a crate built in this session` };
+    if (!statSync(f, { throwIfNoEntry: false })?.isFile()) return { ok: false, reason: `${f} is gone` };
+    for (const n of who) dirty.add(n);
+  }
+  const units: FastUnit[] = [];
+  for (const m of i.modules) {
+    if (!dirty.has(m.name) && !m.deps.some((d) => dirty.has(d))) continue;
+    const r = replays.get(m.name);
+    if (!r?.replay || r.d === undefined) return { ok: false, reason: `no replay file for ${m.name} yet (cargo builds it first)` };
+    dirty.add(m.name);
+    units.push({ name: m.name, rec: r.rec, replay: r.replay, replayFile: path.join(i.replayDir, r.rec.stem), dFile: depFile(r.rec), dBefore: r.d, after: m.deps.filter((d) => dirty.has(d)) });
+  }
+  return { ok: true, units };
+}
+
+/** Options of {@link runFastBuild}. */
+export interface FastRunOptions {
+  /** The rustc wrapper to run (the session's `RUSTC_WRAPPER`). */
+  wrapper: string;
+  /** Closure packages by directory, for cargo's fingerprint directory names. */
+  closure: ReadonlyMap<string, ClosurePackage>;
+  /** Where the wrapper writes its records. */
+  unitsDir: string;
+  /** rustc's diagnostics (rendered) and anything else the wrapper prints. */
+  write: (text: string) => void;
+  /** A batch process started ahead of time for `wrapper` (else one is started now). */
+  batch?: ReplayBatch;
+}
+
+/** The wrapper's batch mode (loader/wrapper/fast.rs). */
+const BATCH_FLAG = '--hotgen-replay';
+
+/**
+ * A `hotgen-rustc --hotgen-replay` process started ahead of time, idle on its stdin until
+ * {@link runFastBuild} gives it units, so a build does not wait for a fork and an exec.
+ * Used once; {@link dispose} ends an unused one (it exits on end of input).
+ */
+export class ReplayBatch {
+  private readonly child: ChildProcess;
+  /** Resolves with the exit code (null when it could not run; `spawnError` says why). */
+  readonly closed: Promise<number | null>;
+  spawnError?: Error;
+  onStdout: (line: string) => void = () => undefined;
+  onStderr: (line: string) => void = () => undefined;
+
+  /** Starts the wrapper at `wrapper` in batch mode, running at most `jobs` units at once (default: the CPUs). */
+  constructor(
+    readonly wrapper: string,
+    jobs = os.availableParallelism(),
+  ) {
+    this.child = spawn(wrapper, [BATCH_FLAG], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, HOTGEN_REPLAY_JOBS: String(Math.max(1, jobs)) } });
+    lines(this.child.stdout!, (l) => this.onStdout(l));
+    lines(this.child.stderr!, (l) => this.onStderr(l));
+    this.child.stdin!.on('error', () => undefined);
+    this.closed = new Promise((resolve) => {
+      this.child.on('error', (err) => {
+        this.spawnError = err;
+        resolve(null);
+      });
+      this.child.on('close', (c) => resolve(c));
+    });
+  }
+
+  /** Gives the batch its units (and ends its input). */
+  send(input: string): void {
+    this.child.stdin!.end(input);
+  }
+
+  /** Ends an unused batch. */
+  dispose(): void {
+    this.child.stdin!.end();
+  }
+}
+
+/** The outcome of {@link runFastBuild}, shaped like a cargo build's. */
+export interface FastResult {
+  success: boolean;
+  /** Rendered compiler errors (ANSI removed), empty on success. */
+  errors: string;
+  /** Wall time, ms, and its start, epoch ms. */
+  buildMs: number;
+  startedAt: number;
+  /** Module names run again (all of them on success). */
+  rebuilt: Set<string>;
+  /** Their records, read again (stem → record). */
+  records: Map<string, UnitRecord>;
+  unitTimings: UnitTimingOf[];
+  /** Units whose cargo dep-info was not brought up to date (their `.d` changed: cargo will build them again). */
+  cargoStale: string[];
+  /** rustc's `.d` text of each unit run, by stem (undefined: unreadable). */
+  depInfo: Map<string, string | undefined>;
+}
+
+const ANSI = /\x1b\[[0-9;]*[A-Za-z]/g;
+
+/**
+ * Runs the plan's units, each after the ones it waits for, at most `jobs` at once, in one
+ * `hotgen-rustc --hotgen-replay` process (loader/wrapper/fast.rs: no round trip through
+ * this process between units); no unit starts after a failure. Never throws for compiler
+ * errors.
+ */
+export async function runFastBuild(units: readonly FastUnit[], o: FastRunOptions): Promise<FastResult> {
+  const t0 = performance.now();
+  const startedAt = performance.timeOrigin + t0;
+  const res: FastResult = { success: true, errors: '', buildMs: 0, startedAt, rebuilt: new Set(), records: new Map(), unitTimings: [], cargoStale: [], depInfo: new Map() };
+  if (units.length === 0) return res;
+  const errors: string[] = [];
+  const index = new Map(units.map((u, i) => [u.name, i]));
+  const invoked: Date[] = [];
+
+  let failed = false;
+  const diagnostic = (l: string) => {
+    let m: Record<string, unknown> | undefined;
+    if (l.startsWith('{')) {
+      try {
+        m = JSON.parse(l);
+      } catch {
+        m = undefined;
+      }
+    }
+    if (!m) {
+      if (!l.trim()) return;
+      o.write(`${l}\n`);
+      if (/^(error|hotgen-rustc: )/.test(l)) errors.push(`${l}\n`);
+      return;
+    }
+    if (m.$message_type !== 'diagnostic' || typeof m.rendered !== 'string') return;
+    o.write(m.rendered);
+    if (String(m.level).startsWith('error')) errors.push(m.rendered);
+  };
+  const event = (l: string) => {
+    const [what, i, v] = l.split('\t');
+    const u = units[Number(i)];
+    if (!u) return;
+    if (what === 'start') invoked[Number(i)] = new Date(Number(v));
+    else if (what === 'done' && v === '0') {
+      res.rebuilt.add(u.name);
+      settle(u, invoked[Number(i)] ?? new Date(), o, res);
+    } else if (what === 'done') failed = true;
+  };
+  const batch = o.batch?.wrapper === o.wrapper ? o.batch : new ReplayBatch(o.wrapper);
+  if (batch !== o.batch) o.batch?.dispose();
+  const code = await new Promise<number | null>((resolve) => {
+    batch.onStdout = (l) => {
+      event(l);
+      // Every unit done: the batch's own exit is not waited for (its last stderr lines may still come).
+      if (res.rebuilt.size === units.length) resolve(0);
+    };
+    batch.onStderr = diagnostic;
+    void batch.closed.then((c) => {
+      if (batch.spawnError) errors.push(`hotgen: cannot run the rustc wrapper ${o.wrapper}: ${batch.spawnError.message}\n`);
+      resolve(c);
+    });
+    batch.send(units.map((u) => `${u.replayFile}\t${u.after.map((n) => index.get(n)).join(',')}\n`).join(''));
+  });
+  res.success = code === 0 && !failed && res.rebuilt.size === units.length;
+  res.errors = res.success ? '' : errors.join('').replace(ANSI, '').split('\n').slice(0, 60).join('\n').trimEnd() || 'the rustc wrapper failed';
+  res.buildMs = performance.now() - t0;
+  return res;
+}
+
+/** Calls `fn` with every line of `stream` (the last one even without a newline). */
+function lines(stream: NodeJS.ReadableStream, fn: (line: string) => void): void {
+  let partial = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (c: string) => {
+    const ls = (partial + c).split('\n');
+    partial = ls.pop()!;
+    ls.forEach(fn);
+  });
+  stream.on('end', () => partial && fn(partial));
+}
+
+/**
+ * After a unit ran: reads its new record, and dates cargo's dep-info (see the module doc)
+ * or notes that cargo will build it again. Synchronous (small files): on a busy machine
+ * each trip through the thread pool costs a wake-up on the reload's path.
+ */
+function settle(u: FastUnit, invoked: Date, o: FastRunOptions, res: FastResult): void {
+  const read = (f: string) => {
+    try {
+      return readFileSync(f, 'utf8');
+    } catch {
+      return undefined;
+    }
+  };
+  const text = read(path.join(o.unitsDir, u.rec.stem));
+  const rec = text === undefined ? undefined : parseRecord(u.rec.stem, text);
+  const d = read(u.dFile);
+  if (rec) {
+    res.records.set(rec.stem, rec);
+    if (rec.timing) res.unitTimings.push({ name: u.name, timing: rec.timing });
+  }
+  res.depInfo.set(u.rec.stem, d);
+  const fingerprint = cargoDepInfo(u, o.closure);
+  let dated = false;
+  if (d === u.dBefore && fingerprint !== undefined) {
+    try {
+      utimesSync(fingerprint, invoked, invoked);
+      dated = true;
+    } catch {
+      // No such file (another cargo layout): cargo builds the unit once more, later.
+    }
+  }
+  if (!dated) res.cargoStale.push(u.name);
+}
+
+/** cargo's dep-info file of the unit: `<profile dir>/.fingerprint/<package>-<hash>/dep-lib-<crate>`. */
+function cargoDepInfo(u: FastUnit, closure: ReadonlyMap<string, ClosurePackage>): string | undefined {
+  const pkg = closure.get(u.rec.dir);
+  const hash = /-([0-9a-f]+)$/.exec(u.rec.stem)?.[1];
+  if (!pkg || !hash) return undefined;
+  const profileOut = path.dirname(path.dirname(u.rec.rlib));
+  return path.join(profileOut, '.fingerprint', `${pkg.name}-${hash}`, `dep-lib-${u.rec.crate}`);
+}
