@@ -27,11 +27,15 @@ export interface ConduwuitConfig {
   rows: number[];
   /** Reloads (and restarts) under load for the availability figure. */
   availability: number;
+  /** Also the api edit at the default N with every build by cargo (`HOTGEN_FAST_BUILD=0`): what the build without cargo saves. */
+  cargoBuild: boolean;
 }
 
 /** The two configurations: full (≥ 10 runs, 100 reloads under load) and `--quick`. */
 export function conduwuitConfig(quick: boolean): ConduwuitConfig {
-  return quick ? { runs: 3, rows: [150_000, 1_000, 50_000], availability: 20 } : { runs: 10, rows: [150_000, 1_000, 50_000], availability: 100 };
+  return quick
+    ? { runs: 3, rows: [150_000, 1_000, 50_000], availability: 20, cargoBuild: true }
+    : { runs: 10, rows: [150_000, 1_000, 50_000, 500_000], availability: 100, cargoBuild: true };
 }
 
 /** One measured hotgen edit. */
@@ -57,6 +61,8 @@ export interface RestartSample {
 export interface EditSeries {
   layer: ConduwuitLayer['name'];
   rows: number;
+  /** `cargo`: hotgen ran with `HOTGEN_FAST_BUILD=0` (every build by cargo). */
+  build?: 'cargo';
   hotgen: HotSample[];
   restart: RestartSample[];
 }
@@ -126,7 +132,7 @@ class Sides implements AsyncDisposable {
  * the bench's nightly) and the static server (built, then started behind the holder).
  * Databases are per side and per N under `dir` (the first start inserts the rows).
  */
-async function startSides(dir: string, rows: number, sockhold: string, log: (s: string) => void): Promise<Sides> {
+async function startSides(dir: string, rows: number, sockhold: string, log: (s: string) => void, devEnv: Record<string, string> = {}): Promise<Sides> {
   const hotRoot = path.join(dir, 'hot');
   const staticRoot = path.join(dir, 'static');
   const [hotPort, staticPort] = [await freePort(), await freePort()];
@@ -136,7 +142,7 @@ async function startSides(dir: string, rows: number, sockhold: string, log: (s: 
   const appEnv = (side: string) => ({ CONDUWUIT_ROWS: String(rows), CONDUWUIT_DATABASE_PATH: path.join(dir, `${side}-${rows}.db`), CONDUWUIT_LOG: 'warn' });
   const t0 = performance.now();
   // An empty HOTGEN_TOOLCHAIN: the plan's pin (stable: see examples/conduwuit/README.md), not the bench's nightly.
-  const dev = DevSession.spawn(hotRoot, { ...appEnv('hot'), HOTGEN_TOOLCHAIN: '' });
+  const dev = DevSession.spawn(hotRoot, { ...appEnv('hot'), HOTGEN_TOOLCHAIN: '', ...devEnv });
   let holder: Holder | undefined;
   try {
     const built = await buildStaticServer(staticRoot, plus, mold);
@@ -219,6 +225,12 @@ export async function measureConduwuit(dir: string, cfg: ConduwuitConfig, log: (
       m.load[`availability N=${rows}`] = loadNow();
       m.availability = await measureAvailability(sides, cfg.availability, log);
     }
+  }
+  if (cfg.cargoBuild) {
+    const rows = cfg.rows[0];
+    m.load[`edits api by cargo N=${rows}`] = loadNow();
+    await using sides = await startSides(dir, rows, sockhold, log, { HOTGEN_FAST_BUILD: '0' });
+    m.edits.push({ ...(await measureEdits(sides, CONDUWUIT_LAYERS[0], cfg.runs, log)), build: 'cargo' });
   }
   m.load.end = loadNow();
   const hot = m.edits.flatMap((e) => e.hotgen);

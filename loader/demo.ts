@@ -1,8 +1,8 @@
 /**
- * `hotgen demo`: the whole product on the bundled example, end to end, through the
- * real CLI: copy `examples/server` to a temp dir, `hotgen init`, `hotgen dev --json`,
- * ask `GET /hello`, edit the greeting in the `api` crate, wait for the reload, ask
- * again, and print both answers with the timings.
+ * `hotgen demo`: the whole product on a bundled example, end to end, through the
+ * real CLI: copy `examples/<name>` to a temp dir, `hotgen init`, `hotgen dev --json`,
+ * ask the example's probe URL, edit a string in its `api` crate, wait for the reload,
+ * ask again, and print both answers with the timings.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -21,13 +21,45 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const packageRoot = path.resolve(here, '..', '..');
 const cliPath = path.join(packageRoot, 'dist', 'cli', 'hotgen.js');
 
-/** Where the example's greeting lives and what the demo changes it to. */
-const EDIT = { file: 'api/src/lib.rs', from: 'hello from api v1', to: 'hello from api v2 (hot-reloaded)' };
+/** A bundled example the demo can run: how to init it, what to ask, what to edit. */
+interface DemoExample {
+  /** `hotgen init` flags besides `-C` and `--listen`. */
+  init: string[];
+  /** The URL path whose answer shows the edit. */
+  probe: string;
+  /** Where the edited string lives (relative to the example) and what the demo changes it to. */
+  edit: { file: string; from: string; to: string };
+  /** Said before the first build. */
+  firstBuild: string;
+}
+
+/** The examples `hotgen demo --example` runs; the first is the default. */
+export const DEMO_EXAMPLES = {
+  // Six small std-only crates: a quick first build.
+  server: {
+    init: ['--frozen', 'app_core'],
+    probe: '/hello',
+    edit: { file: 'api/src/lib.rs', from: 'hello from api v1', to: 'hello from api v2 (hot-reloaded)' },
+    firstBuild: 'the first build takes a while',
+  },
+  // conduwuit-shaped (tokio, hyper, rusqlite, tracing): a restart costs a database open and a cache load.
+  conduwuit: {
+    init: ['--entry', 'conduwuit_router', '--frozen', 'conduwuit_core', '--channel', 'stable', '--force'],
+    probe: '/version',
+    edit: { file: 'src/api/src/lib.rs', from: 'api v1', to: 'api v2 (hot-reloaded)' },
+    firstBuild: 'the first build compiles tokio, hyper, rusqlite and tracing: minutes',
+  },
+} satisfies Record<string, DemoExample>;
+
+/** A name of {@link DEMO_EXAMPLES}. */
+export type DemoExampleName = keyof typeof DEMO_EXAMPLES;
 
 /** Options for {@link runDemo}. `keep`: leave the temp workspace in place and print its path. */
 export interface DemoOptions {
   out: Output;
   keep?: boolean;
+  /** Which bundled example (default `server`). */
+  example?: DemoExampleName;
   /** Bound for each wait (first build, reload), ms. Default 600 000. */
   timeoutMs?: number;
 }
@@ -52,41 +84,45 @@ export interface DemoResult {
 export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   const { out } = opts;
   const timeoutMs = opts.timeoutMs ?? 600_000;
+  const name = opts.example ?? 'server';
+  const ex: DemoExample = DEMO_EXAMPLES[name];
+  const { edit } = ex;
   const dir = await mkdtemp(path.join(os.tmpdir(), 'hotgen-demo-'));
-  const example = path.join(packageRoot, 'examples', 'server');
+  const example = path.join(packageRoot, 'examples', name);
   await cp(example, dir, { recursive: true, filter: (src) => !/[/\\](target|data|\.hotgen)$/.test(src) });
-  out.info(`demo: copied examples/server to ${dir}`);
+  out.info(`demo: copied examples/${name} to ${dir}`);
 
-  const init = await run(process.execPath, [cliPath, 'init', '-C', dir, '--listen', '127.0.0.1:0', '--frozen', 'app_core'], { context: 'hotgen init' });
-  out.info('demo: $ hotgen init --listen 127.0.0.1:0 --frozen app_core');
+  const initFlags = ['--listen', '127.0.0.1:0', ...ex.init];
+  const init = await run(process.execPath, [cliPath, 'init', '-C', dir, ...initFlags], { context: 'hotgen init' });
+  out.info(`demo: $ hotgen init ${initFlags.join(' ')}`);
   out.info(indent(init.stdout.trim().split('\n').slice(0, 12).join('\n')));
 
   const dev = new DevProcess(dir);
   try {
-    out.info('demo: $ hotgen dev   (building the hot profile; the first build takes a while)');
+    out.info(`demo: $ hotgen dev   (building the hot profile; ${ex.firstBuild})`);
     const listening = await dev.next((e) => e.event === 'listening', timeoutMs);
     const address = (listening.addresses as string[])[0];
     const start = await dev.next((e) => e.event === 'start', timeoutMs);
     out.info(`demo: ${describe(start)}; serving on http://${address}`);
-    const before = await get(address, '/hello');
-    out.info(`demo: GET /hello → ${before.trim()}`);
+    const before = await get(address, ex.probe);
+    out.info(`demo: GET ${ex.probe} → ${before.trim()}`);
 
-    const file = path.join(dir, EDIT.file);
+    const file = path.join(dir, edit.file);
     const source = await readFile(file, 'utf8');
-    if (!source.includes(EDIT.from)) throw new UserError(`the example's greeting \`${EDIT.from}\` was not found`, { file });
+    if (!source.includes(edit.from)) throw new UserError(`the example's string \`${edit.from}\` was not found`, { file });
     const t0 = performance.now();
-    await atomicWrite(file, source.replace(EDIT.from, EDIT.to));
-    out.info(`demo: edited ${EDIT.file}: "${EDIT.from}" → "${EDIT.to}"`);
+    await atomicWrite(file, source.replace(edit.from, edit.to));
+    out.info(`demo: edited ${edit.file}: "${edit.from}" → "${edit.to}"`);
     const reload = await dev.next((e) => e.event === 'reload' || e.event === 'build-failed' || e.event === 'reload-failed', timeoutMs);
     if (reload.event !== 'reload') throw new UserError(`hotgen dev reported ${reload.event}: ${String(reload.message ?? reload.errors ?? '')}`);
     let after = '';
-    while (!after.includes(EDIT.to)) {
-      after = await get(address, '/hello');
-      if (performance.now() - t0 > timeoutMs) throw new UserError('the edited greeting never appeared');
+    while (!after.includes(edit.to)) {
+      after = await get(address, ex.probe);
+      if (performance.now() - t0 > timeoutMs) throw new UserError('the edited string never appeared');
     }
     const editToServingMs = performance.now() - t0;
     out.info(`demo: ${describe(reload)}`);
-    out.info(`demo: GET /hello → ${after.trim()}`);
+    out.info(`demo: GET ${ex.probe} → ${after.trim()}`);
     out.info(`demo: edit to serving in ${(editToServingMs / 1000).toFixed(2)} s; the process, its socket and its state stayed up`);
     const result = { dir, before, after, editToServingMs, reload, start };
     out.emit({ event: 'demo', ...result });

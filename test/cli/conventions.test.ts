@@ -183,6 +183,7 @@ describe.skipIf(!cliBuilt && skipUnless('dist/cli/hotgen.js missing (run npx tsc
       expect(r.stdout).toMatch(/^ {2}hotgen demo --json$/m);
     }
     await inEveryMode(dir, ['demo', '--keep=yes'], 2, /^hotgen: demo: Option '--keep' does not take an argument/);
+    await inEveryMode(dir, ['demo', '--example', 'nope'], 2, /^hotgen: demo: --example must be one of server, conduwuit, not `nope`/);
   });
 
   it.skipIf(noCargo)('ci: success with --dry-run after init; failure when not initialised (1) or without --github (2)', async () => {

@@ -256,4 +256,20 @@ describe.skipIf(skipUnless(tools.cargo(), tools.mold(), debianCrates()))('exampl
     expect((await slow).body).toBe('slept 300 ms\n');
     expect(await server.exited).toEqual({ code: 0, signal: null });
   });
+
+  it('hotgen demo --example conduwuit: init, dev, an api edit and its reload on a fresh copy', async () => {
+    await quitAllDevs();
+    // This file's target directory: the registry dylibs are built already; the copy's own crates are not.
+    const r = await hotgen(tmp.path, ['demo', '--example', 'conduwuit', '--json'], { CARGO_TARGET_DIR: path.join(root, 'target'), CONDUWUIT_ROWS: String(ROWS) });
+    expect(r.code, r.stderr).toBe(0);
+    const demo = r.stdout
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as DevEvent)
+      .find((e) => e.event === 'demo');
+    expect(demo, r.stdout).toBeDefined();
+    expect(JSON.parse(demo!.before as string)).toMatchObject({ api: 'api v1', core: 'core v1' });
+    expect(JSON.parse(demo!.after as string)).toMatchObject({ api: 'api v2 (hot-reloaded)', core: 'core v1' });
+    expect((demo!.reload as DevEvent).modules).toEqual(ABOVE_API);
+  });
 });
