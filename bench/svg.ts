@@ -33,11 +33,27 @@ export function niceMax(max: number): number {
   return 10 * p;
 }
 
-function num(v: number): string {
+/** A number for a label: integers as they are, others to 3 significant digits. */
+export function num(v: number): string {
   return Number.isInteger(v) ? String(v) : v.toPrecision(3).replace(/\.?0+$/, '');
 }
 
-function frame(title: string, yLabel: string, yMax: number, body: string[], legend: string[], xLabel = ''): string {
+/** A chart's size and margins (px) and its palette (one colour per legend entry, in order). */
+export interface ChartLayout {
+  w: number;
+  h: number;
+  m: { top: number; right: number; bottom: number; left: number };
+  colors: readonly string[];
+}
+
+const LAYOUT: ChartLayout = { w: W, h: H, m: M, colors: COLORS };
+
+/**
+ * The chart's frame around `body` (SVG elements drawn in `layout`'s plot area): title,
+ * four horizontal grid lines labelled 0..`yMax`, axis labels, and the legend at the right.
+ */
+export function frame(title: string, yLabel: string, yMax: number, body: string[], legend: string[], xLabel = '', layout: ChartLayout = LAYOUT): string {
+  const { w: W, h: H, m: M, colors: COLORS } = layout;
   const ph = H - M.top - M.bottom;
   const out = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
