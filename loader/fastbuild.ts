@@ -2,12 +2,13 @@
  * The hot build without cargo, for the common edit: only `.rs` files that workspace
  * crates already compile changed since the last good build. cargo would spend 0.2-0.5 s
  * before and between the crates on start-up, resolution and fingerprints (measured:
- * `npm run bench -- --only conduwuit`); here each affected unit (the crates that read a changed file, then
- * everything above them) runs again exactly as cargo last ran it, through the rustc
- * wrapper, from the wrapper's replay file (its working directory, arguments and
- * environment; loader/wrapper/hotgen_rustc.rs). Anything else (a manifest, Cargo.lock, a
- * build script, a new or removed file, a unit without a replay file, a failed last build,
- * a reload asked for by hand, `HOTGEN_FAST_BUILD=0`) goes to cargo (loader/buildstep.ts).
+ * `npm run bench -- --only conduwuit`); here each affected unit (the crates that read a
+ * changed file, then everything above them) runs again exactly as cargo last ran it,
+ * through the rustc wrapper, from the wrapper's replay file (its working directory,
+ * arguments and environment; loader/wrapper/hotgen_rustc.rs). Anything else (a manifest,
+ * Cargo.lock, a build script or a file it would run again for, a new or removed file, a
+ * unit without a replay file, a failed last build, a reload asked for by hand,
+ * `HOTGEN_FAST_BUILD=0`) goes to cargo (loader/buildstep.ts).
  *
  * Afterwards cargo's own record of each unit is brought up to date the way cargo does it
  * (Cargo's fingerprint.rs: a path unit is fresh while its dep-info file, in
@@ -108,6 +109,31 @@ function depFile(rec: UnitRecord): string {
   return path.join(path.dirname(rec.rlib), `${rec.stem.replace(/^lib/, '')}.d`);
 }
 
+/**
+ * Why cargo would run the unit's build script again for a change to `changed` (absolute
+ * paths), or undefined when it would not or the unit has none (no `OUT_DIR` in its
+ * environment). Cargo's rule (the Cargo Book, "Build Scripts", `rerun-if-changed`): a
+ * build script that printed no `rerun-if-changed` runs again when any file of its package
+ * changes; one that did, when a listed file, or a file under a listed directory, changes.
+ * Paths are relative to the package's directory. The printed lines are in `output`, beside
+ * `OUT_DIR`.
+ */
+export function buildScriptRerun(replay: Replay, changed: readonly string[]): string | undefined {
+  const outDir = replay.env.OUT_DIR;
+  if (!outDir) return undefined;
+  let printed: string;
+  try {
+    printed = readFileSync(path.join(path.dirname(outDir), 'output'), 'utf8');
+  } catch {
+    return 'its build script has not run in this target directory';
+  }
+  const pkg = replay.env.CARGO_MANIFEST_DIR ?? replay.cwd;
+  const watched = [...printed.matchAll(/^cargo::?rerun-if-changed=(.+)$/gm)].map((m) => path.resolve(pkg, m[1]));
+  if (watched.length === 0) return 'its build script runs again on any change in the package (it prints no rerun-if-changed)';
+  const hit = changed.find((f) => watched.some((w) => f === w || f.startsWith(w + path.sep)));
+  return hit ? `its build script watches ${hit}` : undefined;
+}
+
 /** Decides whether the change can be built without cargo, and which units run again. Reads the `.d` and replay files. */
 export async function planFastBuild(i: FastPlanInput): Promise<FastPlan> {
   const bySo = new Map([...i.units.values()].map((u) => [u.so, u]));
@@ -136,6 +162,11 @@ export async function planFastBuild(i: FastPlanInput): Promise<FastPlan> {
     if (!who) return { ok: false, reason: `${f} is not a source file of a crate built in this session` };
     if (!statSync(f, { throwIfNoEntry: false })?.isFile()) return { ok: false, reason: `${f} is gone` };
     for (const n of who) dirty.add(n);
+  }
+  for (const n of dirty) {
+    const replay = replays.get(n)?.replay;
+    const why = replay && buildScriptRerun(replay, i.changed);
+    if (why) return { ok: false, reason: `${n}: ${why}` };
   }
   const units: FastUnit[] = [];
   for (const m of i.modules) {

@@ -10,7 +10,7 @@ import { readdirSync } from 'node:fs';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { cargoBuild, resolveToolchain } from '../../loader/build.js';
-import { depInfoSources, parseReplay, planFastBuild, runFastBuild } from '../../loader/fastbuild.js';
+import { buildScriptRerun, depInfoSources, parseReplay, planFastBuild, runFastBuild } from '../../loader/fastbuild.js';
 import { prepareHotBuild, runHotBuild } from '../../loader/hotbuild.js';
 import { buildPhases } from '../../loader/phases.js';
 import type { HotPlan } from '../../common/types.js';
@@ -26,11 +26,14 @@ const fixture = {
   'hotgen/cargo-config.toml': HOT_PROFILE_CONFIG,
   'base/Cargo.toml': plainManifest('base', []),
   'base/src/lib.rs': 'pub fn base() -> u32 { 1 }\n',
+  // cargo runs it again on any change in its package: it prints no rerun-if-changed.
+  'base/build.rs': 'fn main() {}\n',
   'mid/Cargo.toml': plainManifest('mid-layer', ['base = { path = "../base" }', 'memchr = "2"']),
   'mid/src/lib.rs': 'mod inner;\npub fn mid() -> u32 { base::base() + inner::two() + memchr::memchr(b\'b\', b"abc").unwrap() as u32 }\n',
   'mid/src/inner.rs': 'pub fn two() -> u32 { 2 }\n',
   'side/Cargo.toml': plainManifest('side', ['base = { path = "../base" }']),
   'side/src/lib.rs': 'pub fn side() -> u32 { base::base() * 10 }\n',
+  'side/build.rs': 'fn main() { println!("cargo::rerun-if-changed=build.rs"); }\n',
   'top/Cargo.toml': plainManifest('top', ['mid-layer = { path = "../mid" }', 'side = { path = "../side" }']),
   'top/src/lib.rs': 'pub fn top() -> u32 { mid_layer::mid() + side::side() }\n',
 };
@@ -58,6 +61,23 @@ describe('replay files and dep-info parsing', () => {
     expect(parseReplay(buf)).toEqual({ cwd: '/w', args: ['/rustc', '--crate-name', 'a b'], env: { PATH: '/bin', X: '1=2' } });
     expect(parseReplay(Buffer.from('cwd\0/w\0arg\0/rustc\0'))).toBeUndefined();
     expect(parseReplay(Buffer.from(''))).toBeUndefined();
+  });
+
+  it('says when cargo would run a build script again: no rerun-if-changed printed, or a watched file or directory changed', async () => {
+    await using dir = await tempDir('buildscript');
+    const pkg = path.join(dir.path, 'pkg');
+    const outDir = path.join(dir.path, 'target/build/pkg-1/out');
+    await mkdir(outDir, { recursive: true });
+    const replay = { cwd: pkg, args: ['rustc'], env: { OUT_DIR: outDir, CARGO_MANIFEST_DIR: pkg } };
+    const src = path.join(pkg, 'src/lib.rs');
+    expect(buildScriptRerun({ ...replay, env: {} }, [src])).toBeUndefined();
+    expect(buildScriptRerun(replay, [src])).toBe('its build script has not run in this target directory');
+    await writeFile(path.join(outDir, '../output'), 'cargo:rustc-cfg=x\n');
+    expect(buildScriptRerun(replay, [src])).toMatch(/runs again on any change in the package/);
+    await writeFile(path.join(outDir, '../output'), 'cargo:rerun-if-changed=build.rs\ncargo::rerun-if-changed=schema\n');
+    expect(buildScriptRerun(replay, [src])).toBeUndefined();
+    expect(buildScriptRerun(replay, [src, path.join(pkg, 'schema/a.sql')])).toBe(`its build script watches ${path.join(pkg, 'schema/a.sql')}`);
+    expect(buildScriptRerun(replay, [path.join(pkg, 'schemata.rs')])).toBeUndefined();
   });
 
   it('lists the sources of a rustc .d file, relative ones against the working directory', () => {
@@ -131,5 +151,9 @@ describe.skipIf(skipUnless(tools.nightly(), debianMemchr()))('the hot build with
     }
     // Nothing changed: nothing to run.
     expect(await planFastBuild({ changed: [], modules: first.modules, units: first.units, replayDir })).toEqual({ ok: true, units: [] });
+    // A crate whose build script prints no rerun-if-changed: cargo would run it again, so cargo builds.
+    await writeFile(path.join(root, 'base/src/lib.rs'), 'pub fn base() -> u32 { 2 }\n');
+    const withScript = await planFastBuild({ changed: [path.join(root, 'base/src/lib.rs')], modules: first.modules, units: first.units, replayDir });
+    expect(withScript).toEqual({ ok: false, reason: 'base: its build script runs again on any change in the package (it prints no rerun-if-changed)' });
   });
 });

@@ -1,15 +1,31 @@
 use super::*;
 use std::path::PathBuf;
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("app-database-test-{}-{name}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    dir.join("store.log")
+/// A fresh directory for one test's store, removed again when dropped (pass or fail).
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("app-database-test-{}-{name}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        Scratch(dir)
+    }
+
+    fn store(&self) -> PathBuf {
+        self.0.join("store.log")
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
 }
 
 #[test]
 fn writes_survive_reopen() {
-    let path = scratch("reopen");
+    let dir = Scratch::new("reopen");
+    let path = dir.store();
     let s = open(&path).unwrap();
     assert!(put(&s, "a", "1").unwrap());
     assert!(!put(&s, "a", "2").unwrap());
@@ -25,7 +41,8 @@ fn writes_survive_reopen() {
 
 #[test]
 fn a_torn_tail_is_cut_and_later_writes_replay() {
-    let path = scratch("torn");
+    let dir = Scratch::new("torn");
+    let path = dir.store();
     let s = open(&path).unwrap();
     put(&s, "kept", "yes").unwrap();
     drop(s);
@@ -45,7 +62,8 @@ fn a_torn_tail_is_cut_and_later_writes_replay() {
 
 #[test]
 fn compaction_keeps_contents_and_shrinks_the_log() {
-    let path = scratch("compact");
+    let dir = Scratch::new("compact");
+    let path = dir.store();
     let s = open(&path).unwrap();
     for i in 0..200 {
         put(&s, &format!("k{}", i % 5), &i.to_string()).unwrap();
