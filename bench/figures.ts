@@ -70,7 +70,7 @@ function hostMedian(t: readonly HostTimings[], k: keyof HostTimings): number {
 /**
  * Swap rows per position: reload → first answer against the floor (goals ≤ 3× floor;
  * < 100 ms at 100 crates; the note has the host's phases and, when measured, the same
- * swap with nothing reloaded), and the host's own unload+load step (the step the floor
+ * swap with nothing reloaded and the channel floor, bench/channel.ts), and the host's own unload+load step (the step the floor
  * program models) against the same floor.
  */
 export function swapFigures(ws: HotWorkspace, m: SwapMeasure): Figure[] {
@@ -90,7 +90,8 @@ export function swapFigures(ws: HotWorkspace, m: SwapMeasure): Figure[] {
       goal: goalOf([['≤ 3× floor', h.median <= 3 * f.median], ...(at100 ? [['< 100 ms', h.median < 100] as [string, boolean]] : [])]),
       note:
         `host: stop ${med('stopMs')} + unload ${med('unloadMs')} + load ${med('loadMs')}, total ${med('totalMs')} ms` +
-        (m.regenerateMs?.length ? `; the same with nothing reloaded: ${summarize(m.regenerateMs).median.toFixed(2)} ms to first answer` : ''),
+        (m.regenerateMs?.length ? `; the same with nothing reloaded: ${summarize(m.regenerateMs).median.toFixed(2)} ms to first answer` : '') +
+        (m.channelMs?.length ? `; channel floor (IPC round trip + loopback GET, bare Node child): ${summarize(m.channelMs).median.toFixed(2)} ms` : ''),
       params,
     },
   ];

@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { FromHost } from '../loader/protocol.js';
 import { spawnHostWithListener, rawGet, type BenchHost, type HostSpawnOptions } from './host-driver.js';
+import { ChannelFloor } from './channel.js';
 import { runFloor } from './floor.js';
 import { fileAt, previousState, specsAt, stateOf, type HotWorkspace, type Position } from './hotws.js';
 import { interleave } from './stats.js';
@@ -122,6 +123,8 @@ export interface SwapMeasure {
   hostTimings: HostTimings[];
   /** {@link SwapSession.regenerate} in the same session: the swap without dlclose/dlopen. */
   regenerateMs?: number[];
+  /** The channel floor in the same session (bench/channel.ts): an IPC round trip and a loopback GET to a bare Node child. */
+  channelMs?: number[];
   /** Objects the floor found still mapped after dlclose (0 expected). */
   floorStillMapped: number;
 }
@@ -133,6 +136,7 @@ export interface SwapMeasure {
  */
 export async function measureSwap(ws: HotWorkspace, pos: Position, opts: { runs: number; floorBin: string; libDir: string }): Promise<SwapMeasure> {
   await using s = await SwapSession.start(ws, pos, opts.libDir);
+  await using channel = await ChannelFloor.start();
   const set = s.reloadSet;
   const keep = ws.modules.filter((m) => !set.includes(m)).map((m) => fileAt(ws, previousState(pos), m));
   const reload = set.map((m) => fileAt(ws, pos, m));
@@ -141,6 +145,7 @@ export async function measureSwap(ws: HotWorkspace, pos: Position, opts: { runs:
     [
       { name: 'hotgen', run: () => s.swap() },
       { name: 'regenerate', run: () => s.regenerate() },
+      { name: 'channel', run: () => channel.measure(s.idleMs) },
       {
         name: 'floor',
         run: async () => {
@@ -159,6 +164,7 @@ export async function measureSwap(ws: HotWorkspace, pos: Position, opts: { runs:
     floorMs: samples.floor,
     hostTimings: s.hostTimings.slice(1),
     regenerateMs: samples.regenerate,
+    channelMs: samples.channel,
     floorStillMapped: still,
   };
 }

@@ -28,6 +28,7 @@ describe('figures', () => {
     // The same swap with nothing reloaded goes in the note when it was measured.
     expect(swapFigures(ws(50), m(30, 10))[0].note).not.toContain('nothing reloaded');
     expect(swapFigures(ws(50), { ...m(30, 10), regenerateMs: ten(2.5) })[0].note).toContain('the same with nothing reloaded: 2.50 ms to first answer');
+    expect(swapFigures(ws(50), { ...m(30, 10), channelMs: ten(1.5) })[0].note).toContain('channel floor (IPC round trip + loopback GET, bare Node child): 1.50 ms');
   });
 
   it('init at 100 crates is held against 2 s', () => {

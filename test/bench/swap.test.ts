@@ -52,6 +52,8 @@ describe.skipIf(skipUnless(tools.nightly(), tools.cargo()))('swap benchmark thro
     expect(m.swapMs).toHaveLength(2);
     expect(m.floorMs).toHaveLength(2);
     expect(m.regenerateMs).toHaveLength(2);
+    expect(m.channelMs).toHaveLength(2);
+    for (const x of m.channelMs!) expect(x).toBeGreaterThan(0);
     expect(m.floorStillMapped).toBe(0);
     expect(m.reloadSet).toEqual(stateOf(ws, 'middle').rebuilt);
 
