@@ -181,7 +181,7 @@ describe.skipIf(skip)('generated flake with offline Nix', () => {
     const printed = await nix.nix(['print-dev-env', pathRef(root), ...nix.overrides(), '--no-write-lock-file'], { cwd: root });
     const r = await run('bash', ['-c', `eval "$1"; echo "LD=$LD_LIBRARY_PATH"; echo "LINKER=$${LINKER_VAR}"`, 'bash', printed.stdout], {
       cwd: root,
-      env: { ...process.env, LD_LIBRARY_PATH: '/keep/me' },
+      env: { ...nix.env, LD_LIBRARY_PATH: '/keep/me' },
     });
     const lines = Object.fromEntries(r.stdout.trim().split('\n').map((l) => l.split(/=(.*)/s).slice(0, 2) as [string, string]));
     expect(lines.LD!.split(':')).toEqual([expect.stringMatching(new RegExp(`/lib/rustlib/${TRIPLE}/lib$`)), path.join(root, 'target', 'hotgen', 'hot', 'deps'), '/keep/me']);

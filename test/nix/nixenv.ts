@@ -143,7 +143,10 @@ export class NixEnv implements AsyncDisposable {
         'warn-dirty = false',
       ].join('\n'),
       XDG_CACHE_HOME: path.join(tmp.path, 'cache'),
+      // `nix develop --command` leaves its rc directory (nix-shell.XXXXXX) in TMPDIR: keep it in ours.
+      TMPDIR: path.join(tmp.path, 'tmp'),
     };
+    await mkdir(env.TMPDIR!, { recursive: true });
     return new NixEnv(tmp, store, storeDir, nixpkgs, rustOverlay, env);
   }
 
