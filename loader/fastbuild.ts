@@ -18,7 +18,7 @@
  * (same sources, same `env!` dependencies); else cargo builds the unit once more later.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { promises as fs, readFileSync, statSync, utimesSync } from 'node:fs';
+import { promises as fs, readFileSync, readdirSync, statSync, utimesSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ClosurePackage } from './hotbuild.js';
@@ -104,9 +104,15 @@ export interface UnitFiles {
 /** The units to run again (topological order; empty: nothing changed), or why cargo must build instead. */
 export type FastPlan = { ok: true; units: FastUnit[] } | { ok: false; reason: string };
 
-/** rustc's dep-info file of a unit: `<crate>-<hash>.d` beside its rlib. */
-function depFile(rec: UnitRecord): string {
-  return path.join(path.dirname(rec.rlib), `${rec.stem.replace(/^lib/, '')}.d`);
+/**
+ * rustc's dep-info file of a unit: `<crate>-<hash>.d` in cargo's `--out-dir` for it (the
+ * deps directory; a cdylib crate's dylib and rlib are elsewhere, in `hotgen-dylib/`).
+ */
+function depFile(rec: UnitRecord, replay: Replay): string {
+  const at = replay.args.indexOf('--out-dir');
+  const eq = replay.args.find((a) => a.startsWith('--out-dir='));
+  const outDir = at >= 0 ? replay.args[at + 1] : eq?.slice('--out-dir='.length);
+  return path.join(outDir ? path.resolve(replay.cwd, outDir) : path.dirname(rec.rlib), `${rec.stem.replace(/^lib/, '')}.d`);
 }
 
 /**
@@ -146,7 +152,8 @@ export async function planFastBuild(i: FastPlanInput): Promise<FastPlan> {
       if (!rec) return;
       let files = i.cache?.get(rec.stem);
       if (!files?.replay || files.d === undefined) {
-        const [replay, d] = await Promise.all([fs.readFile(path.join(i.replayDir, rec.stem)).then(parseReplay, () => undefined), fs.readFile(depFile(rec), 'utf8').catch(() => undefined)]);
+        const replay = await fs.readFile(path.join(i.replayDir, rec.stem)).then(parseReplay, () => undefined);
+        const d = replay && (await fs.readFile(depFile(rec, replay), 'utf8').catch(() => undefined));
         files = { replay, d };
         i.cache?.set(rec.stem, files);
       }
@@ -172,9 +179,10 @@ export async function planFastBuild(i: FastPlanInput): Promise<FastPlan> {
   for (const m of i.modules) {
     if (!dirty.has(m.name) && !m.deps.some((d) => dirty.has(d))) continue;
     const r = replays.get(m.name);
-    if (!r?.replay || r.d === undefined) return { ok: false, reason: `no replay file for ${m.name} yet (cargo builds it first)` };
+    if (!r?.replay) return { ok: false, reason: `no replay file for ${m.name} yet (cargo builds it first)` };
+    if (r.d === undefined) return { ok: false, reason: `no rustc dep-info file for ${m.name} (cargo builds it)` };
     dirty.add(m.name);
-    units.push({ name: m.name, rec: r.rec, replay: r.replay, replayFile: path.join(i.replayDir, r.rec.stem), dFile: depFile(r.rec), dBefore: r.d, after: m.deps.filter((d) => dirty.has(d)) });
+    units.push({ name: m.name, rec: r.rec, replay: r.replay, replayFile: path.join(i.replayDir, r.rec.stem), dFile: depFile(r.rec, r.replay), dBefore: r.d, after: m.deps.filter((d) => dirty.has(d)) });
   }
   return { ok: true, units };
 }
@@ -371,11 +379,24 @@ function settle(u: FastUnit, invoked: Date, o: FastRunOptions, res: FastResult):
   if (!dated) res.cargoStale.push(u.name);
 }
 
-/** cargo's dep-info file of the unit: `<profile dir>/.fingerprint/<package>-<hash>/dep-lib-<crate>`. */
+/**
+ * cargo's dep-info file of the unit: `<profile dir>/.fingerprint/<package>-<hash>/dep-lib-<crate>`
+ * (the profile dir holds `deps/`). `<hash>` is the output's own where it has one; a cdylib
+ * crate's outputs carry none, so its directory is the only `<package>-*` one holding that file
+ * (undefined when there are several: cargo then builds the unit once more, later).
+ */
 function cargoDepInfo(u: FastUnit, closure: ReadonlyMap<string, ClosurePackage>): string | undefined {
   const pkg = closure.get(u.rec.dir);
-  const hash = /-([0-9a-f]+)$/.exec(u.rec.stem)?.[1];
-  if (!pkg || !hash) return undefined;
-  const profileOut = path.dirname(path.dirname(u.rec.rlib));
-  return path.join(profileOut, '.fingerprint', `${pkg.name}-${hash}`, `dep-lib-${u.rec.crate}`);
+  if (!pkg) return undefined;
+  const fingerprints = path.join(path.dirname(path.dirname(u.dFile)), '.fingerprint');
+  const file = `dep-lib-${u.rec.crate}`;
+  const hash = /-([0-9a-f]{16})$/.exec(u.rec.stem)?.[1];
+  if (hash) return path.join(fingerprints, `${pkg.name}-${hash}`, file);
+  let names: string[];
+  try {
+    names = readdirSync(fingerprints).filter((n) => n.startsWith(`${pkg.name}-`) && statSync(path.join(fingerprints, n, file), { throwIfNoEntry: false }));
+  } catch {
+    return undefined;
+  }
+  return names.length === 1 ? path.join(fingerprints, names[0], file) : undefined;
 }

@@ -31,7 +31,8 @@ const fixture = {
   'mid/Cargo.toml': plainManifest('mid-layer', ['base = { path = "../base" }', 'memchr = "2"']),
   'mid/src/lib.rs': 'mod inner;\npub fn mid() -> u32 { base::base() + inner::two() + memchr::memchr(b\'b\', b"abc").unwrap() as u32 }\n',
   'mid/src/inner.rs': 'pub fn two() -> u32 { 2 }\n',
-  'side/Cargo.toml': plainManifest('side', ['base = { path = "../base" }']),
+  // A cdylib crate (for C callers): its outputs carry no hash, and the dylib is a second, link-only call.
+  'side/Cargo.toml': plainManifest('side', ['base = { path = "../base" }']).replace('[dependencies]', '[lib]\ncrate-type = ["cdylib", "rlib"]\n\n[dependencies]'),
   'side/src/lib.rs': 'pub fn side() -> u32 { base::base() * 10 }\n',
   'side/build.rs': 'fn main() { println!("cargo::rerun-if-changed=build.rs"); }\n',
   'top/Cargo.toml': plainManifest('top', ['mid-layer = { path = "../mid" }', 'side = { path = "../side" }']),
@@ -131,6 +132,17 @@ describe.skipIf(skipUnless(tools.nightly(), debianMemchr()))('the hot build with
     const again = await cargoBuild({ root, toolchain: tc, cargoArgs: hot.cargoArgs, env: hot.env, ...quiet });
     expect(again.success).toBe(true);
     expect(again.artifacts.filter((a) => !a.fresh).map((a) => a.targetName)).toEqual([]);
+
+    // The same for the cdylib crate: its dep-info is in cargo's deps directory, its fingerprint found without a hash.
+    await writeFile(path.join(root, 'side/src/lib.rs'), 'pub fn side() -> u32 { base::base() * 11 }\n');
+    const cdylib = await planFastBuild({ changed: [path.join(root, 'side/src/lib.rs')], modules: first.modules, units: first.units, replayDir });
+    if (!cdylib.ok) throw new Error(cdylib.reason);
+    expect(cdylib.units.map((u) => u.name)).toEqual(['side', 'top']);
+    const fastCdylib = await runFastBuild(cdylib.units, { wrapper: hot.env.RUSTC_WRAPPER, closure: hot.closure, unitsDir: hot.unitsDir, write: (s) => out.push(s) });
+    expect(fastCdylib.success, out.join('')).toBe(true);
+    expect(fastCdylib.cargoStale).toEqual([]);
+    const again2 = await cargoBuild({ root, toolchain: tc, cargoArgs: hot.cargoArgs, env: hot.env, ...quiet });
+    expect(again2.artifacts.filter((a) => !a.fresh).map((a) => a.targetName)).toEqual([]);
 
     // A compiler error comes back rendered; nothing after the failed crate runs.
     await writeFile(path.join(root, 'side/src/lib.rs'), 'pub fn side() -> u32 { "x" }\n');
