@@ -63,12 +63,15 @@ function editRow(e: EditSeries, id: string, label: string, goal?: Goal): Figure 
 export function conduwuitFigures(m: ConduwuitMeasure): Figure[] {
   const rows0 = m.config.rows[0];
   const out: Figure[] = [];
-  const fast = m.edits.filter((x) => x.build !== 'cargo');
+  const fast = m.edits.filter((x) => !x.build);
   for (const e of fast.filter((x) => x.rows === rows0)) {
     const h = med(e.hotgen.map((x) => x.ms));
     const r = med(e.restart.map((x) => x.ms));
     const goal: Goal = e.layer === 'database' ? { text: '< restart', met: h < r } : { text: '≤ 1/3 of restart', met: h <= r / 3 };
     out.push(editRow(e, `conduwuit.edit.${e.layer}`, `conduwuit: edit ${e.layer} to first correct answer`, goal));
+  }
+  for (const e of m.edits.filter((x) => x.build === 'dependents')) {
+    out.push(editRow(e, `conduwuit.edit.${e.layer}.dependents`, `conduwuit: edit ${e.layer}, its dependents compiled too (HOTGEN_RELINK=0)`));
   }
   for (const e of m.edits.filter((x) => x.build === 'cargo')) {
     out.push(editRow(e, `conduwuit.edit.${e.layer}.cargo`, `conduwuit: edit ${e.layer}, every build by cargo (HOTGEN_FAST_BUILD=0)`));
@@ -89,7 +92,7 @@ export function conduwuitFigures(m: ConduwuitMeasure): Figure[] {
     out.push({
       id: `conduwuit.overhead.${e.layer}${e.build ? `.${e.build}` : ''}`,
       bench: 'conduwuit',
-      label: `conduwuit: hotgen's own time per reload, ${e.layer} edit${e.build ? `, every build by ${e.build}` : ''} (not rustc, link or swap)`,
+      label: `conduwuit: hotgen's own time per reload, ${e.layer} edit${e.build === 'cargo' ? ', every build by cargo' : e.build ? ', dependents compiled too' : ''} (not rustc, link or swap)`,
       unit: 'ms',
       hotgen: summarize(over),
       ...(e.build ? {} : { goal: { text: '< 100 ms', met: med(over) < 100 } }),
@@ -124,7 +127,7 @@ export function conduwuitCharts(figures: readonly Figure[]): Record<string, stri
   const edits = figures.filter((f) => f.id.startsWith('conduwuit.edit.') && f.baseline);
   if (edits.length) {
     out['conduwuit-edit.svg'] = barChart('conduwuit: edit to first correct answer (median, ms)', 'ms', edits.map((f) => ({
-      label: f.id.slice('conduwuit.edit.'.length).replace('.cargo', ', by cargo'),
+      label: f.id.slice('conduwuit.edit.'.length).replace('.cargo', ', by cargo').replace('.dependents', ', dependents too'),
       values: [
         { name: 'hotgen', value: Math.round(f.hotgen.median) },
         { name: 'cargo build + restart', value: Math.round(f.baseline!.median) },
@@ -132,7 +135,7 @@ export function conduwuitCharts(figures: readonly Figure[]): Record<string, stri
     })));
     const bars: StackedBar[] = [];
     for (const f of edits) {
-      const layer = f.id.slice('conduwuit.edit.'.length).replace('.cargo', ', by cargo');
+      const layer = f.id.slice('conduwuit.edit.'.length).replace('.cargo', ', by cargo').replace('.dependents', ', dependents too');
       const seg = (prefix: string) => Object.entries(f.params ?? {}).filter(([k]) => k.startsWith(prefix)).map(([k, v]) => ({ name: k.slice(prefix.length), value: v }));
       bars.push({ label: `hotgen, ${layer}`, segments: seg('hot:') }, { label: `restart, ${layer}`, segments: seg('restart:') });
     }

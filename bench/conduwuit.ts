@@ -29,13 +29,15 @@ export interface ConduwuitConfig {
   availability: number;
   /** Also the api edit at the default N with every build by cargo (`HOTGEN_FAST_BUILD=0`): what the build without cargo saves. */
   cargoBuild: boolean;
+  /** Also the api and service edits at the default N with their dependents compiled (`HOTGEN_RELINK=0`): an edit they may see. */
+  dependents: boolean;
 }
 
 /** The two configurations: full (≥ 10 runs, 100 reloads under load) and `--quick`. */
 export function conduwuitConfig(quick: boolean): ConduwuitConfig {
   return quick
-    ? { runs: 3, rows: [150_000, 1_000, 50_000], availability: 20, cargoBuild: true }
-    : { runs: 10, rows: [150_000, 1_000, 50_000, 500_000], availability: 100, cargoBuild: true };
+    ? { runs: 3, rows: [150_000, 1_000, 50_000], availability: 20, cargoBuild: true, dependents: true }
+    : { runs: 10, rows: [150_000, 1_000, 50_000, 500_000], availability: 100, cargoBuild: true, dependents: true };
 }
 
 /** One measured hotgen edit. */
@@ -61,8 +63,12 @@ export interface RestartSample {
 export interface EditSeries {
   layer: ConduwuitLayer['name'];
   rows: number;
-  /** `cargo`: hotgen ran with `HOTGEN_FAST_BUILD=0` (every build by cargo). */
-  build?: 'cargo';
+  /**
+   * `cargo`: hotgen ran with `HOTGEN_FAST_BUILD=0` (every build by cargo); `dependents`:
+   * with `HOTGEN_RELINK=0` (the edited crate's dependents compiled again, as for an edit
+   * they may see: a signature, a generic or async function).
+   */
+  build?: 'cargo' | 'dependents';
   hotgen: HotSample[];
   restart: RestartSample[];
 }
@@ -231,6 +237,12 @@ export async function measureConduwuit(dir: string, cfg: ConduwuitConfig, log: (
     m.load[`edits api by cargo N=${rows}`] = loadNow();
     await using sides = await startSides(dir, rows, sockhold, log, { HOTGEN_FAST_BUILD: '0' });
     m.edits.push({ ...(await measureEdits(sides, CONDUWUIT_LAYERS[0], cfg.runs, log)), build: 'cargo' });
+  }
+  if (cfg.dependents) {
+    const rows = cfg.rows[0];
+    m.load[`edits with dependents N=${rows}`] = loadNow();
+    await using sides = await startSides(dir, rows, sockhold, log, { HOTGEN_RELINK: '0' });
+    for (const layer of CONDUWUIT_LAYERS.slice(0, 2)) m.edits.push({ ...(await measureEdits(sides, layer, cfg.runs, log)), build: 'dependents' });
   }
   m.load.end = loadNow();
   const hot = m.edits.flatMap((e) => e.hotgen);

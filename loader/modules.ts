@@ -4,7 +4,7 @@
  * cause from the ELF dynamic sections (DF_1_NODELETE, a DT_NEEDED from a module that
  * stays loaded). Runs on the host's main thread; it never calls module code.
  */
-import { readFileSync } from 'node:fs';
+import { readElf64 } from './elfsyms.js';
 import path from 'node:path';
 import type { ModuleSpec, HostFaultCause } from './protocol.js';
 import { RTLD_GLOBAL, RTLD_LAZY, RTLD_LOCAL, isMapped, lastDlError, libc, type Pointer } from './dl.js';
@@ -125,13 +125,8 @@ const DF_1_NODELETE = 0x8n;
  * an unreadable file.
  */
 export function readDynamic(file: string): DynamicInfo | undefined {
-  let b: Buffer;
-  try {
-    b = readFileSync(file);
-  } catch {
-    return undefined;
-  }
-  if (b.length < 64 || b.readUInt32BE(0) !== 0x7f454c46 || b[4] !== 2 || b[5] !== 1) return undefined;
+  const b = readElf64(file);
+  if (!b) return undefined;
   const phoff = Number(b.readBigUInt64LE(0x20));
   const phentsize = b.readUInt16LE(0x36);
   const phnum = b.readUInt16LE(0x38);

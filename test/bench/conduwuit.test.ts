@@ -82,13 +82,14 @@ describe('conduwuit rows and charts', () => {
     restart: restartMs.map((x) => ({ ms: x, buildMs: x - 1800, restartMs: 1800 })),
   });
   const m: ConduwuitMeasure = {
-    config: { runs: 3, rows: [150_000, 1000], availability: 20, cargoBuild: true },
+    config: { runs: 3, rows: [150_000, 1000], availability: 20, cargoBuild: true, dependents: true },
     edits: [
       series('api', 150_000, [2000, 2100, 2200], [7000, 7100, 7200]),
       series('service', 150_000, [2600, 2700, 2800], [7000, 7100, 7200]),
       series('database', 150_000, [3500, 3600, 3700], [3000, 3100, 3200]),
       series('api', 1000, [2000, 2000, 2000], [5000, 5000, 5000]),
       { ...series('api', 150_000, [2500, 2600, 2700], [7000, 7100, 7200]), build: 'cargo' },
+      { ...series('api', 150_000, [2400, 2450, 2500], [7000, 7100, 7200]), build: 'dependents' },
     ],
     availability: { rows: 150_000, reloads: 20, hotgen: { ok: 900, failed: 0, refused: 0, worstMs: 40, examples: [] }, restart: { ok: 500, failed: 0, refused: 0, worstMs: 1900, examples: [] } },
     load: {},
@@ -100,14 +101,16 @@ describe('conduwuit rows and charts', () => {
     const byId = (id: string) => f.find((x) => x.id === id)!;
     expect(f.map((x) => x.id)).toEqual([
       'conduwuit.edit.api', 'conduwuit.edit.service', 'conduwuit.edit.database',
-      'conduwuit.edit.api.cargo',
-      'conduwuit.overhead.api', 'conduwuit.overhead.service', 'conduwuit.overhead.database', 'conduwuit.overhead.api.cargo',
+      'conduwuit.edit.api.dependents', 'conduwuit.edit.api.cargo',
+      'conduwuit.overhead.api', 'conduwuit.overhead.service', 'conduwuit.overhead.database', 'conduwuit.overhead.api.cargo', 'conduwuit.overhead.api.dependents',
       'conduwuit.rows.1000', 'conduwuit.rows.150000', 'conduwuit.availability',
     ]);
     // The edit by cargo is compared, not judged: no goal; nor is its overhead, and it is not a point against N.
     expect(byId('conduwuit.edit.api.cargo')).toMatchObject({ hotgen: { median: 2600 }, baseline: { median: 7100 } });
     expect(byId('conduwuit.edit.api.cargo').goal).toBeUndefined();
     expect(byId('conduwuit.overhead.api.cargo').goal).toBeUndefined();
+    expect(byId('conduwuit.edit.api.dependents')).toMatchObject({ hotgen: { median: 2450 }, label: expect.stringContaining('HOTGEN_RELINK=0') });
+    expect(byId('conduwuit.edit.api.dependents').goal).toBeUndefined();
     expect(byId('conduwuit.rows.150000').hotgen.median).toBe(2100);
 
     // api 2100 ≤ 7100 / 3 = 2367: met; service 2700 > 2367: missed; database 3600 ≥ 3100: missed.
@@ -129,6 +132,7 @@ describe('conduwuit rows and charts', () => {
     expect(c['conduwuit-phases.svg']).toContain('hotgen, api');
     expect(c['conduwuit-phases.svg']).toContain('restart, database');
     expect(c['conduwuit-phases.svg']).toContain('hotgen, api, by cargo');
+    expect(c['conduwuit-phases.svg']).toContain('hotgen, api, dependents too');
     expect(c['conduwuit-phases.svg']).toContain('to first correct answer');
     expect(c['conduwuit-vs-rows.svg']).toContain('restart alone');
     expect(conduwuitCharts([])).toEqual({});

@@ -6,11 +6,8 @@
  * Only shapes and sums are asserted, never how long anything took.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFile, writeFile } from 'node:fs/promises';
-import path from 'node:path';
-import { tempDir } from '../helpers/tree.js';
 import { skipUnless, tools } from '../helpers/tools.js';
-import { Dev, exampleReady, get, hotgen as runHotgen, initExample, quitAllDevs, toolchainEnv, type DevEvent } from './fixtures/dev-session.js';
+import { editExample, exampleReady, exampleSuite, get as httpGet, hotgen as runHotgen, type DevEvent } from './fixtures/dev-session.js';
 
 type Phases = Record<string, number | string | { name: string; rustcMs: number; linkMs: number; wrapperMs: number }[] | undefined>;
 
@@ -21,41 +18,21 @@ function sequentialSum(p: Phases): number {
 }
 
 describe.skipIf(skipUnless(tools.nightly(), tools.mold()) || !exampleReady)('the phases of a reload, and the build without cargo (example server)', () => {
-  let dir: Awaited<ReturnType<typeof tempDir>>;
-  let root: string;
-  let port: number;
-  let dev: Dev;
-  const env = () => ({ HOTGEN_EXAMPLE_STORE: path.join(root, 'store.log'), ...toolchainEnv() });
+  const suite = exampleSuite('phases-e2e', ['--verbose']);
   const cycles = ['reload', 'restart', 'start', 'unchanged', 'build-failed', 'reload-failed'];
-  const nextCycle = (from: number) => dev.waitEvent((e) => cycles.includes(e.event), from);
-  const edit = async (rel: string, from: string, to: string) => {
-    const f = path.join(root, rel);
-    const text = await readFile(f, 'utf8');
-    expect(text).toContain(from);
-    await writeFile(f, text.replace(from, to));
-  };
+  const nextCycle = (from: number) => suite.dev.waitEvent((e) => cycles.includes(e.event), from);
+  const edit = (rel: string, from: string, to: string) => editExample(suite.root, rel, from, to);
+  const get = (p: string) => httpGet(suite.port, p);
 
-  beforeAll(async () => {
-    dir = await tempDir('phases-e2e');
-    root = path.join(dir.path, 'server');
-    const made = await initExample(dir.path, env());
-    port = made.port;
-    expect(made.init.code, made.init.stderr).toBe(0);
-    dev = new Dev(root, ['--verbose'], env());
-    await dev.waitEvent((e) => e.event === 'start', 0);
-  });
-
-  afterAll(async () => {
-    await quitAllDevs();
-    await dir?.[Symbol.asyncDispose]();
-  });
+  beforeAll(() => suite.start());
+  afterAll(() => suite.end());
 
   it('an edit to a source file: built without cargo; each rebuilt crate with its rustc and link time; the phases add up', async () => {
-    const mark = dev.events.length;
+    const mark = suite.dev.events.length;
     await edit('api/src/lib.rs', 'hello from api v1', 'hello from api v2');
     const ev = (await nextCycle(mark)) as DevEvent & { phases: Phases };
     expect(ev).toMatchObject({ event: 'reload', modules: ['app_api', 'app_router'] });
-    expect((await get(port, '/hello')).body).toBe('hello from api v2\n');
+    expect((await get('/hello')).body).toBe('hello from api v2\n');
     const p = ev.phases;
     expect(p.buildBy).toBe('replay');
     const crates = p.crates as { name: string; rustcMs: number; linkMs: number; wrapperMs: number }[];
@@ -75,41 +52,41 @@ describe.skipIf(skipUnless(tools.nightly(), tools.mold()) || !exampleReady)('the
   });
 
   it('a manifest edit goes through cargo (and says why with --verbose); so does a reload asked for by hand', async () => {
-    let mark = dev.events.length;
+    let mark = suite.dev.events.length;
     await edit('api/Cargo.toml', '[lints]', '# a comment\n[lints]');
     let ev = (await nextCycle(mark)) as DevEvent & { phases: Phases };
     // A comment: cargo finds nothing to rebuild (or rebuilds app_api, should it ever track the manifest's bytes).
     expect(['unchanged', 'reload']).toContain(ev.event);
     expect(ev.phases.buildBy).toBe('cargo');
-    expect(dev.stderr).toMatch(/cargo builds this change: .*Cargo\.toml is not a source file/);
+    expect(suite.dev.stderr).toMatch(/cargo builds this change: .*Cargo\.toml is not a source file/);
 
-    mark = dev.events.length;
-    const r = await runHotgen(root, ['reload', '--json'], env());
+    mark = suite.dev.events.length;
+    const r = await runHotgen(suite.root, ['reload', '--json'], suite.env());
     expect(r.code, r.stderr).toBe(0);
     ev = (await nextCycle(mark)) as DevEvent & { phases: Phases };
     expect(ev).toMatchObject({ event: 'unchanged', phases: { buildBy: 'cargo', crates: [] } });
     expect(ev.phases.noticedMs).toBeUndefined();
 
     // The next source edit is built without cargo again.
-    mark = dev.events.length;
+    mark = suite.dev.events.length;
     await edit('api/src/lib.rs', 'hello from api v2', 'hello from api v4');
     ev = (await nextCycle(mark)) as DevEvent & { phases: Phases };
     expect(ev).toMatchObject({ event: 'reload', phases: { buildBy: 'replay' } });
-    expect((await get(port, '/hello')).body).toBe('hello from api v4\n');
+    expect((await get('/hello')).body).toBe('hello from api v4\n');
   });
 
   it('a compiler error from a build without cargo is reported, and fixing it reloads', async () => {
-    let mark = dev.events.length;
+    let mark = suite.dev.events.length;
     await edit('api/src/lib.rs', 'hello from api v4";', 'hello from api v5"; const BROKEN: u32 = "x";');
     const failed = await nextCycle(mark);
     expect(failed).toMatchObject({ event: 'build-failed', serving: true });
     expect(String(failed.errors)).toMatch(/^error\[E0308\]/m);
-    expect((await get(port, '/hello')).body).toBe('hello from api v4\n');
-    mark = dev.events.length;
+    expect((await get('/hello')).body).toBe('hello from api v4\n');
+    mark = suite.dev.events.length;
     await edit('api/src/lib.rs', 'const BROKEN: u32 = "x";', '');
     const fixed = (await nextCycle(mark)) as DevEvent & { phases: Phases };
     // After a failed build, cargo builds (it knows what the failure left undone).
     expect(fixed).toMatchObject({ event: 'reload', phases: { buildBy: 'cargo' } });
-    expect((await get(port, '/hello')).body).toBe('hello from api v5\n');
+    expect((await get('/hello')).body).toBe('hello from api v5\n');
   });
 });
