@@ -47,7 +47,7 @@ const DOWNSTREAM_WORDS = new Set(['async', 'const', 'inline', 'derive', 'macro_r
 /**
  * Decides whether the edit from `before` to `after` (the whole file's text) changes only
  * the body of non-generic, non-inline functions, as the module doc defines it.
- * `localMacros`: names of `macro_rules!` macros the crate defines (they shadow the allowed ones).
+ * `localMacros`: names of the `macro_rules!` macros the workspace defines (they shadow the allowed ones).
  * Never throws: text that does not lex gives `bodyOnly: false`.
  */
 export function bodyOnlyEdit(before: string, after: string, localMacros: ReadonlySet<string> = new Set()): EditVerdict {
@@ -108,12 +108,12 @@ export function bodyOnlyEdit(before: string, after: string, localMacros: Readonl
   return { bodyOnly: true, fn: fk.name };
 }
 
-/** What introduces a group: `start` is the index of the first token of its header (attributes included). */
-type GroupKind =
-  | { kind: 'fn' | 'impl' | 'mod' | 'trait'; name: string; start: number }
-  | { kind: 'item'; name: string; start: number }
-  | { kind: 'macro'; name: string; start: number }
-  | { kind: 'attr' | 'expr'; name: ''; start: number };
+/** What introduces a group (`name`: the item's or macro's, else empty); `start` is the index of the first token of its header (attributes included). */
+interface GroupKind {
+  kind: 'fn' | 'impl' | 'mod' | 'trait' | 'item' | 'macro' | 'attr' | 'expr';
+  name: string;
+  start: number;
+}
 
 /** Classifies the group opened at `g` from the tokens before it, back to the previous `;`, `}` or opening delimiter. */
 function groupKind(t: readonly Token[], g: number): GroupKind {

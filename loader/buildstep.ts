@@ -99,12 +99,14 @@ export async function buildStep(o: BuildStepOptions): Promise<BuildStep> {
   const t0 = performance.now();
   if (!manual && m.last && process.env.HOTGEN_FAST_BUILD !== '0') {
     const last = m.last;
+    await m.baseline.ready();
     const relink = process.env.HOTGEN_RELINK === '0' ? undefined : { baseline: m.baseline, stale: m.stale, root: o.root };
     const plan = await planFastBuild({ changed: files, modules: last.modules, units: last.units, replayDir: o.replayDir, cache: m.files, relink });
     if (plan.ok) {
       o.clock.add('unitsMs', performance.now() - t0);
       m.last = undefined;
       for (const [name, why] of plan.relink?.why ?? []) o.debug(`hotgen dev: ${name}: ${why ? `its dependents are compiled again: ${why}` : 'only the body of non-generic functions changed: its dependents are not compiled again'}`);
+      if (plan.relink?.skipped.length) o.debug(`hotgen dev: not compiled, reloaded as built before: ${plan.relink.skipped.join(', ')}`);
       const batch = plan.units.length > 0 ? m.batch : undefined;
       if (batch) m.batch = undefined;
       const watch = plan.relink ? exportsBefore(plan.units, m.symbols) : new Map();
@@ -150,8 +152,9 @@ async function cargoStep(o: BuildStepOptions, t0: number): Promise<BuildStep> {
   if (b.success) {
     m.last = { modules: b.modules, units: b.units };
     m.stale.clear();
-    const { owners } = await readUnitFiles({ modules: b.modules, units: b.units, replayDir: o.replayDir, cache: m.files });
-    await m.baseline.capture(owners.keys(), startedAt);
+    // In the background (the next build without cargo waits for it, the swap does not), and
+    // not through `m.files`, which a cargo build started meanwhile would clear under it.
+    void m.baseline.capture(readUnitFiles({ modules: b.modules, units: b.units, replayDir: o.replayDir }).then((u) => u.owners.keys()), startedAt);
   }
   o.clock.add('unitsMs', performance.now() - t0 - b.buildMs);
   return { success: b.success, errors: b.errors, buildMs: b.buildMs, modules: b.modules, rebuilt: b.rebuilt, fast: false };

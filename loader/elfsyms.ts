@@ -1,8 +1,8 @@
 /**
  * The dynamic symbols a shared object defines (what the dylibs loaded after it can bind to)
- * and the ones it needs, read from its ELF `.dynsym` section. Layouts from the System V ABI (ELF-64 object file
- * format: header, section headers, `Elf64_Sym`); 64-bit little-endian objects only, the
- * x86_64 and aarch64 Linux targets hotgen runs on.
+ * and the ones it needs, read from its ELF `.dynsym` section. Layouts from the System V
+ * ABI (ELF-64 object file format: header, section headers, `Elf64_Sym`); 64-bit
+ * little-endian objects only, the x86_64 and aarch64 Linux targets hotgen runs on.
  */
 import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 
@@ -16,6 +16,11 @@ export interface DynamicSymbols {
   undefined: Set<string>;
 }
 
+/** Whether `h` starts with the identification of a 64-bit little-endian ELF object. */
+function isElf64LE(h: Buffer): boolean {
+  return h.length >= 64 && h.readUInt32BE(0) === 0x7f454c46 && h[4] === 2 && h[5] === 1;
+}
+
 /** The bytes of `file` when it is a 64-bit little-endian ELF object (undefined: unreadable, or anything else). */
 export function readElf64(file: string): Buffer | undefined {
   let b: Buffer;
@@ -24,7 +29,7 @@ export function readElf64(file: string): Buffer | undefined {
   } catch {
     return undefined;
   }
-  return b.length >= 64 && b.readUInt32BE(0) === 0x7f454c46 && b[4] === 2 && b[5] === 1 ? b : undefined;
+  return isElf64LE(b) ? b : undefined;
 }
 
 /**
@@ -46,7 +51,7 @@ export function dynamicSymbols(file: string): DynamicSymbols | undefined {
       return len >= 0 && readSync(fd, b, 0, len, pos) === len ? b : undefined;
     };
     const h = at(0, 64);
-    if (!h || h.readUInt32BE(0) !== 0x7f454c46 || h[4] !== 2 || h[5] !== 1) return undefined;
+    if (!h || !isElf64LE(h)) return undefined;
     const shentsize = h.readUInt16LE(0x3a);
     const shnum = h.readUInt16LE(0x3c);
     const sh = shentsize >= 64 ? at(Number(h.readBigUInt64LE(0x28)), shnum * shentsize) : undefined;

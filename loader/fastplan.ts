@@ -134,7 +134,7 @@ export function buildScriptRerun(replay: Replay, changed: readonly string[]): st
 export async function readUnitFiles(i: Pick<FastPlanInput, 'modules' | 'units' | 'replayDir' | 'cache'>) {
   const bySo = new Map([...i.units.values()].map((u) => [u.so, u]));
   const owners = new Map<string, Set<string>>();
-  const replays = new Map<string, { rec: UnitRecord; replay?: Replay; d?: string; sources: string[] }>();
+  const replays = new Map<string, { rec: UnitRecord; replay?: Replay; d?: string }>();
   await Promise.all(
     i.modules
       .filter((m) => m.role !== 'registry')
@@ -149,9 +149,8 @@ export async function readUnitFiles(i: Pick<FastPlanInput, 'modules' | 'units' |
           i.cache?.set(rec.stem, files);
         }
         const { replay, d } = files;
-        const sources = replay && d !== undefined ? depInfoSources(d, replay.cwd) : [];
-        replays.set(m.name, { rec, replay, d, sources });
-        for (const f of sources) owners.set(f, (owners.get(f) ?? new Set()).add(m.name));
+        replays.set(m.name, { rec, replay, d });
+        for (const f of replay && d !== undefined ? depInfoSources(d, replay.cwd) : []) owners.set(f, (owners.get(f) ?? new Set()).add(m.name));
       }),
   );
   return { replays, owners };
@@ -160,15 +159,14 @@ export async function readUnitFiles(i: Pick<FastPlanInput, 'modules' | 'units' |
 /** Decides whether the change can be built without cargo, and which units run again. Reads the `.d` and replay files. */
 export async function planFastBuild(i: FastPlanInput): Promise<FastPlan> {
   const { replays, owners } = await readUnitFiles(i);
-  const dirty = new Set<string>();
   const files = new Map<string, string[]>();
   for (const f of i.changed) {
     const who = owners.get(f);
     if (!who) return { ok: false, reason: `${f} is not a source file of a crate built in this session` };
     if (!statSync(f, { throwIfNoEntry: false })?.isFile()) return { ok: false, reason: `${f} is gone` };
     for (const n of who) files.set(n, [...(files.get(n) ?? []), f]);
-    for (const n of who) dirty.add(n);
   }
+  const dirty = new Set(files.keys());
   for (const n of dirty) {
     const replay = replays.get(n)?.replay;
     const why = replay && buildScriptRerun(replay, i.changed);
@@ -183,9 +181,8 @@ export async function planFastBuild(i: FastPlanInput): Promise<FastPlan> {
         args: new Map([...replays].map(([n, r]) => [n, r.replay?.args ?? []])),
       })
     : undefined;
-  const above = new Set<string>();
-  for (const m of i.modules) if (dirty.has(m.name) || m.deps.some((d) => above.has(d))) above.add(m.name);
-  const rebuild = new Set(relink?.rebuild ?? above);
+  const rebuild = new Set(relink?.rebuild);
+  if (!relink) for (const m of i.modules) if (dirty.has(m.name) || m.deps.some((d) => rebuild.has(d))) rebuild.add(m.name);
   const units: FastUnit[] = [];
   for (const m of i.modules) {
     if (!rebuild.has(m.name)) continue;

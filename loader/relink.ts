@@ -9,8 +9,7 @@
  * whose dependency's output is newer than its own (Cargo's fingerprint.rs, "dependency
  * rebuilt"), so none is stale after one.
  */
-import { readFileSync, statSync } from 'node:fs';
-import { promises as fs } from 'node:fs';
+import { promises as fs, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { bodyOnlyEdit } from './bodyedit.js';
 
@@ -52,6 +51,8 @@ function unchanged(file: string, read: SourceRead): boolean {
 export class SourceBaseline {
   private readonly texts = new Map<string, string>();
   private derived?: { macros: Set<string>; included: Set<string> };
+  private generation = 0;
+  private loading?: Promise<void>;
 
   /** The text `file` (absolute) was last compiled from, if known. */
   get(file: string): string | undefined {
@@ -78,19 +79,33 @@ export class SourceBaseline {
 
   /**
    * After a cargo build that started at `startedAt` (epoch ms): takes the text of each of
-   * `files` not modified since (what rustc read), and forgets the others.
+   * `files` not modified since (what rustc read), and forgets the others. Runs in the
+   * background, off the reload's path; {@link ready} waits for it. A later capture or
+   * {@link clear} supersedes it.
    */
-  async capture(files: Iterable<string>, startedAt: number): Promise<void> {
+  capture(files: Iterable<string> | Promise<Iterable<string>>, startedAt: number): Promise<void> {
     this.clear();
-    await Promise.all(
-      [...files].map(async (f) => {
-        const st = await fs.stat(f).catch(() => undefined);
-        if (!st || st.mtimeMs >= startedAt - TIMESTAMP_SLACK_MS) return;
-        const text = await fs.readFile(f, 'utf8').catch(() => undefined);
-        const again = await fs.stat(f).catch(() => undefined);
-        if (text !== undefined && again?.mtimeMs === st.mtimeMs) this.texts.set(f, text);
-      }),
-    );
+    const generation = this.generation;
+    const texts = this.texts;
+    this.loading = (async () => {
+      const all = [...(await files)];
+      await Promise.all(
+        all.map(async (f) => {
+          const st = await fs.stat(f).catch(() => undefined);
+          if (!st || st.mtimeMs >= startedAt - TIMESTAMP_SLACK_MS) return;
+          const text = await fs.readFile(f, 'utf8').catch(() => undefined);
+          const again = await fs.stat(f).catch(() => undefined);
+          if (text !== undefined && again?.mtimeMs === st.mtimeMs && generation === this.generation) texts.set(f, text);
+        }),
+      );
+      if (generation === this.generation) this.derived = undefined;
+    })().catch(() => this.clear());
+    return this.loading;
+  }
+
+  /** Resolves when the last {@link capture} is done. */
+  async ready(): Promise<void> {
+    await this.loading;
   }
 
   /**
@@ -113,6 +128,7 @@ export class SourceBaseline {
 
   /** Forgets everything (a cargo build is running). */
   clear(): void {
+    this.generation++;
     this.texts.clear();
     this.derived = undefined;
   }
@@ -182,20 +198,21 @@ export interface RelinkDecision {
 export function decideRelink(i: RelinkInput): RelinkDecision {
   const reads = new Map<string, SourceRead | undefined>();
   const why = new Map<string, string>();
+  const macros = i.baseline.macros();
   for (const m of i.dirty) {
-    const flags = relinkFlags(i.args.get(m) ?? []);
-    let reason = flags ?? '';
-    const macros = i.baseline.macros();
+    let reason = relinkFlags(i.args.get(m) ?? []) ?? '';
     for (const f of i.files.get(m) ?? []) {
       if (!reads.has(f)) reads.set(f, readSource(f));
       if (reason) continue;
+      const name = path.relative(i.root, f);
       const before = i.baseline.get(f);
       const after = reads.get(f);
-      const v = before === undefined || after === undefined ? undefined : bodyOnlyEdit(before, after.text, macros);
-      const name = path.relative(i.root, f);
       if (!f.endsWith('.rs') || i.baseline.included().has(path.basename(f))) reason = `${name}: not a module file (include!d, or not Rust): where it lands is unknown`;
-      else if (!v) reason = `${name}: no copy of the text its dylib was compiled from`;
-      else if (!v.bodyOnly) reason = `${name}: ${v.reason}`;
+      else if (before === undefined || after === undefined) reason = `${name}: no copy of the text its dylib was compiled from`;
+      else {
+        const v = bodyOnlyEdit(before, after.text, macros);
+        if (!v.bodyOnly) reason = `${name}: ${v.reason}`;
+      }
     }
     why.set(m, reason);
   }

@@ -62,6 +62,7 @@ export function tokenize(src: string): Token[] {
     re.lastIndex = i;
     return re.exec(src);
   };
+  let m: RegExpExecArray | null;
   while (i < src.length) {
     const c = src[i];
     if (c === '\n' || c === ' ' || c === '\t' || c === '\r') {
@@ -79,16 +80,14 @@ export function tokenize(src: string): Token[] {
         else j++;
       } while (depth > 0);
       skipTo(j);
-    } else if (at(RAW_STRING)) {
-      const m = at(RAW_STRING)!;
+    } else if ((m = at(RAW_STRING))) {
       const end = src.indexOf(`"${m[1]}`, i + m[0].length);
       if (end < 0) fail('unterminated raw string');
       push('lit', end + 1 + m[1].length);
-    } else if (at(PREFIXED)) {
-      const m = at(PREFIXED)!;
+    } else if ((m = at(PREFIXED))) {
       push('lit', quoted(i + m[0].length, m[0].slice(-1)));
-    } else if (at(IDENT)) {
-      push('id', i + at(IDENT)![0].length);
+    } else if ((m = at(IDENT))) {
+      push('id', i + m[0].length);
     } else if (c === '"') {
       push('lit', quoted(i + 1, '"'));
     } else if (c === "'") {
@@ -99,13 +98,12 @@ export function tokenize(src: string): Token[] {
         if (src[i + 1 + w] === "'") push('lit', i + 2 + w);
         else {
           IDENT.lastIndex = i + 1;
-          const m = IDENT.exec(src);
-          if (!m) fail('a lone quote');
-          push('lt', i + 1 + m![0].length);
+          const lt = IDENT.exec(src) ?? fail('a lone quote');
+          push('lt', i + 1 + lt[0].length);
         }
       }
-    } else if (at(NUMBER)) {
-      push('lit', i + at(NUMBER)![0].length);
+    } else if ((m = at(NUMBER))) {
+      push('lit', i + m[0].length);
     } else if (c === '(' || c === '[' || c === '{') {
       push('open', i + 1);
       stack.push(out.length - 1);

@@ -194,6 +194,17 @@ describe.skipIf(skip)('a third-party-shaped workspace (Debian crates, shared reg
     expect(s2.hostPid).toBe(s1.hostPid);
     expect(await expectMappedOnce(s2.hostPid)).toEqual(registryBefore);
 
+    // An edit inside a non-generic function's body: ws_render alone is compiled; ws_ffi (a
+    // cdylib crate) and ws_app, built against the previous ws_render, are reloaded as they are.
+    const bodyFrom = dev.events.length;
+    await editFile(path.join(root, MID_SOURCE), 'log::info!("render {path}");', 'log::info!("rendered {path}");');
+    const body = await dev.waitEvent((e: DevEvent) => ['reload', 'restart', 'build-failed', 'reload-failed'].includes(e.event), bodyFrom, 1_200_000);
+    expect(body, dev.stderr.slice(-4000)).toMatchObject({ event: 'reload', modules: ['ws_render', 'ws_ffi', 'ws_app'] });
+    expect((body.phases as { crates: { name: string }[] }).crates.map((c) => c.name)).toEqual(['ws_render']);
+    const afterBody = await get(port, '/hello/world1');
+    expect(afterBody.status).toBe(200);
+    expect(afterBody.body.startsWith(`${RENDER_V2} Page words=2 digits=1\n`), afterBody.body).toBe(true);
+
     // A Cargo.lock change restarts the host (registry dylibs are never unloaded), on the same socket.
     const lockFrom = dev.events.length;
     const lock = path.join(root, 'Cargo.lock');

@@ -80,6 +80,9 @@ describe('bodyOnlyEdit', () => {
     ok(edit(API, '"" => "none"', '"" => "nobody"'));
     ok(edit(API, 'y + 1', 'y + 2'));
     ok(edit(API + TAIL, '"api v1"', '"api v3"'));
+    // A UTF-8 BOM and CRLF line ends, as editors on other systems leave them.
+    ok(edit(`\ufeff${API.replace(/\n/g, '\r\n')}${TAIL}`, '"api v1"', '"api v4"'));
+    no(edit(`\ufeff${API.replace(/\n/g, '\r\n')}${TAIL}`, '"api v1"', '"api v4";\r\n    "x"'), /moved and line \d+ has async code/);
   });
 
   it('accepts calls to expression macros, and lines added when nothing after them is compiled by a dependent', () => {
